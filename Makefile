@@ -1,0 +1,39 @@
+# hubtune: `make demo` (install + run the embedded demo) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_FILTER := grep -v -e "^WARNING: Location" -e "DEPRECATION:" || true
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
+
+.PHONY: venv demo test test-unit test-e2e clean-demo
+
+# The venv is rebuilt only when the pin files or setup.py change.
+$(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/constraints.txt setup.py
+	@PY310=$$(scripts/find_python310.sh) || exit 1; \
+	  [ -x $(PY) ] || { echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); }
+	@echo "installing the pinned TFX 1.16 stack into $(VENV) (first time: ~4 minutes, 3.2 GB)"
+	@set -o pipefail; $(PY) -m pip install -q -r requirements/requirements.txt \
+	  -r requirements/project.txt -c requirements/constraints.txt 2>&1 | { $(PIP_FILTER); }
+	@# tensorflow-hub 0.15 (what tfx pins) imports a module TF 2.16 removed: 0.16.1 without deps.
+	@set -o pipefail; $(PY) -m pip install -q --no-deps tensorflow-hub==0.16.1 2>&1 | { $(PIP_FILTER); }
+	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { $(PIP_FILTER); }
+	@touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/hubtune demo
+
+test: venv
+	$(PY) -m pytest tests
+
+test-unit: venv
+	$(PY) -m pytest tests --ignore=tests/e2e
+
+test-e2e: venv
+	$(PY) -m pytest tests/e2e
+
+clean-demo:
+	rm -rf hubtune_demo

@@ -1,0 +1,1 @@
+"""Custom TFX components: hubtune's additions to the standard ones."""

@@ -1,0 +1,124 @@
+"""The ``hubtune`` command line: thin argument parsing over the library."""
+
+import argparse
+import os
+import sys
+import time
+
+from pipeline import config as config_lib
+
+DEFAULT_DEMO_DIR = "hubtune_demo"
+
+
+def _print_outcome(outcome, config) -> None:
+    print(f"\nrun {outcome.run_id}")
+    for c in outcome.components:
+        print(f"  {c.node_id:<32} {c.state:<10} {c.seconds:7.1f} s")
+    if outcome.accuracy is not None:
+        base = (f" (baseline {outcome.baseline_accuracy:.4f})"
+                if outcome.baseline_accuracy is not None else " (no baseline yet)")
+        print(f"eval accuracy: {outcome.accuracy:.4f}{base}")
+    if outcome.blessed:
+        print(f"blessed: yes; pushed to {outcome.pushed_path}")
+    elif outcome.blessed is False:
+        print("blessed: NO - the serving directory was left untouched "
+              f"({config.serving_model_dir}). Failed checks:")
+        for line in outcome.failed_checks:
+            print(f"  - {line}")
+
+
+def cmd_run(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    from pipeline.local_runner import run_local
+    outcome = run_local(config)
+    _print_outcome(outcome, config)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from pipeline import backbone_comparison, demo
+    from pipeline.local_runner import run_local
+    started = time.time()
+    workdir = os.path.abspath(args.workdir)
+    print(f"preparing demo data and backbone under {workdir}")
+    config = demo.demo_config(workdir, limit=args.limit, overrides=args.set)
+    demo.write_config(config, os.path.join(workdir, "demo-config.yaml"))
+    print(f"input size {config.backbone.input_size}, batch {config.train.batch_size}, "
+          f"head epochs {config.train.head_epochs}, fine-tune epochs "
+          f"{config.train.finetune_epochs} (top {config.train.finetune_fraction:.0%} of "
+          f"the backbone), config in {os.path.join(workdir, 'demo-config.yaml')}")
+    outcome = run_local(config)
+    _print_outcome(outcome, config)
+    random_handle = demo.prepare_backbone(
+        os.path.join(workdir, "backbones", "efficientnet_lite0_random"), weights="random")
+    print("\nwhat transfer bought (same head, frozen backbone, features computed once):")
+    accuracies = backbone_comparison.compare(
+        config, {"imagenet": config.backbone.handle, "random": random_handle},
+        os.path.join(workdir, "comparison_logs"))
+    print(f"  ImageNet-pretrained backbone, head only:  {accuracies['imagenet']:.4f}")
+    print(f"  randomly initialised backbone, head only: {accuracies['random']:.4f}")
+    if outcome.accuracy is not None:
+        print(f"  pretrained + fine-tuned (the pipeline):  {outcome.accuracy:.4f}")
+    if outcome.pushed_path:
+        pairs = demo.eval_images(config, 6)
+        out = demo.predict_with_saved_model(outcome.pushed_path, [p[0] for p in pairs])
+        print(f"\npredictions of the pushed model ({outcome.pushed_path}):")
+        for (_, truth), cls, scores in zip(pairs, out["classes"], out["scores"]):
+            print(f"  true {truth:<11} predicted {cls.decode():<11} scores "
+                  + " ".join(f"{s:.3f}" for s in scores))
+    print(f"\ndemo finished in {time.time() - started:.0f} s")
+    return 0
+
+
+def cmd_backbone_export(args) -> int:
+    from trainer_module import backbone
+    path = backbone.export_efficientnet_lite0(args.out, weights=args.weights, seed=args.seed)
+    print(f"wrote a TF-Hub image feature-vector SavedModel ({args.weights} weights) to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubtune", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the pipeline locally on a config file")
+    run.add_argument("--config", required=True, help="YAML config file")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set train.head_epochs=3")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the embedded ELPV demo end to end")
+    demo.add_argument("--workdir", default=DEFAULT_DEMO_DIR)
+    demo.add_argument("--limit", type=int, default=None,
+                      help="use a stratified subset of this many images")
+    demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    demo.set_defaults(func=cmd_demo)
+
+    bb = sub.add_parser("backbone", help="backbone tools")
+    bb_sub = bb.add_subparsers(dest="backbone_command", required=True)
+    export = bb_sub.add_parser("export", help="export the demo EfficientNet-Lite0 as a "
+                               "TF-Hub image feature-vector SavedModel")
+    export.add_argument("--out", required=True)
+    export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
+    export.add_argument("--seed", type=int, default=0)
+    export.set_defaults(func=cmd_backbone_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except config_lib.ConfigError as e:
+        print(f"hubtune: config error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - surface known pipeline failures plainly
+        from pipeline.local_runner import PipelineRunError
+        if isinstance(e, PipelineRunError):
+            print(f"hubtune: {e}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""tf.data input from Transform's output: encoded images decoded on the fly.
+
+Steps per epoch come from the data itself (a finite dataset per epoch), never
+from a hard-coded dataset size.
+"""
+
+from typing import Iterable, List
+
+import tensorflow as tf
+import tf_keras as keras
+
+from pipeline import config as config_lib
+from trainer_module import features, preprocessing
+
+AUTOTUNE = tf.data.AUTOTUNE
+SHUFFLE_BUFFER = 2048
+
+
+class EmptySplitError(ValueError):
+    """A split the Trainer needs holds no examples."""
+
+
+def expand_patterns(patterns: Iterable[str]) -> List[str]:
+    files: List[str] = []
+    for pattern in patterns:
+        files.extend(sorted(tf.io.gfile.glob(pattern)))
+    return files
+
+
+def build_augmenter(aug: config_lib.AugmentationConfig, seed: int):
+    """Random flip/rotation/zoom/contrast layers, or None when all are off."""
+    layers = []
+    if aug.flip:
+        layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+    if aug.rotation:
+        layers.append(keras.layers.RandomRotation(aug.rotation, fill_mode="reflect", seed=seed))
+    if aug.zoom:
+        layers.append(keras.layers.RandomZoom(aug.zoom, fill_mode="reflect", seed=seed))
+    if aug.contrast:
+        layers.append(keras.layers.RandomContrast(aug.contrast, seed=seed))
+    return keras.Sequential(layers, name="augmentation") if layers else None
+
+
+def transformed_records(file_patterns: Iterable[str], split: str) -> tf.data.Dataset:
+    files = expand_patterns(file_patterns)
+    if not files:
+        raise EmptySplitError(f"the {split} split has no transformed example files "
+                              f"(looked in {list(file_patterns)})")
+    return tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=AUTOTUNE)
+
+
+def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
+                  training: bool) -> tf.data.Dataset:
+    """(images [b, s, s, 3] in [0, 1], class ids [b]) batches; cached after decoding."""
+    size = config.backbone.input_size
+    spec = {features.IMAGE_XF: feature_spec[features.IMAGE_XF],
+            features.LABEL_XF: feature_spec[features.LABEL_XF]}
+
+    def parse(record):
+        parsed = tf.io.parse_single_example(record, spec)
+        image = preprocessing.decode_image(tf.reshape(parsed[features.IMAGE_XF], []), size)
+        return image, tf.reshape(parsed[features.LABEL_XF], [])
+
+    ds = transformed_records(file_patterns, split).map(parse, num_parallel_calls=AUTOTUNE).cache()
+    if training:
+        ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(config.train.batch_size)
+    augmenter = build_augmenter(config.train.augmentation, config.train.seed) if training else None
+    if augmenter is not None:
+        ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
+    return ds.prefetch(AUTOTUNE)
+
+
+def count_examples(ds: tf.data.Dataset) -> int:
+    """Examples in a batched (images, labels) dataset."""
+    return int(ds.reduce(tf.constant(0, tf.int64),
+                         lambda n, batch: n + tf.shape(batch[1], out_type=tf.int64)[0]))

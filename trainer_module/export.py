@@ -1,0 +1,85 @@
+"""The exported SavedModel and its serving signatures.
+
+Every signature applies the same preprocessing as training (Transform's graph via
+``tft_layer``, then ``preprocessing.decode_images``) and returns ``scores``,
+``class_ids`` and ``classes`` (the label as it appears in the data).
+"""
+
+from typing import Dict, List
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from pipeline import config as config_lib
+from trainer_module import features, preprocessing
+
+
+class ServingModule(tf.Module):
+    """Holds the classifier, Transform's layer and class names for tf.saved_model.save."""
+
+    def __init__(self, classifier: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                 config: config_lib.Config):
+        super().__init__(name="hubtune_serving")
+        self.classifier = classifier
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        self._data = config.data
+        self._input_size = config.backbone.input_size
+        self._raw_spec = tf_transform_output.raw_feature_spec()
+        self._class_names = tf.constant(class_names(tf_transform_output))
+
+    def predict_encoded(self, encoded: tf.Tensor) -> Dict[str, tf.Tensor]:
+        logits = self.classifier(preprocessing.decode_images(encoded, self._input_size),
+                                 training=False)
+        scores = tf.nn.softmax(logits, axis=-1)
+        class_ids = tf.argmax(scores, axis=-1, output_type=tf.int64)
+        return {features.SCORES_OUTPUT: scores,
+                features.CLASS_IDS_OUTPUT: class_ids,
+                features.CLASSES_OUTPUT: tf.gather(self._class_names, class_ids)}
+
+    def transform_image_feature(self, raw_image: tf.Tensor) -> tf.Tensor:
+        return self.tft_layer({self._data.image_key: raw_image})[features.IMAGE_XF]
+
+    def parse_raw(self, serialized: tf.Tensor, with_label: bool) -> Dict[str, tf.Tensor]:
+        keys = [self._data.image_key] + ([self._data.label_key] if with_label else [])
+        return tf.io.parse_example(serialized, {k: self._raw_spec[k] for k in keys})
+
+    def signatures(self):
+        examples_spec = tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)
+        images_spec = tf.TensorSpec([None], tf.string, name=features.IMAGES_INPUT)
+        image_shape = self._raw_spec[self._data.image_key].shape
+
+        @tf.function(input_signature=[examples_spec])
+        def serve_examples(examples):
+            raw = self.parse_raw(examples, with_label=False)[self._data.image_key]
+            return self.predict_encoded(self.transform_image_feature(raw))
+
+        @tf.function(input_signature=[images_spec])
+        def serve_images(images):
+            if self._data.format == "float_pixels":
+                # Transform turns float pixels into exactly such encoded bytes.
+                return self.predict_encoded(images)
+            raw = tf.reshape(images, [-1] + list(image_shape))
+            return self.predict_encoded(self.transform_image_feature(raw))
+
+        @tf.function(input_signature=[examples_spec])
+        def transform_features(examples):
+            return self.tft_layer(self.parse_raw(examples, with_label=True))
+
+        return {
+            features.SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+            features.SERVING_IMAGES_SIGNATURE: serve_images.get_concrete_function(),
+            features.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+        }
+
+
+def class_names(tf_transform_output: tft.TFTransformOutput) -> List[str]:
+    """Class names in class-id order, as they appear in the data."""
+    return [v.decode() if isinstance(v, bytes) else v
+            for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCAB)]
+
+
+def export_serving_model(classifier: keras.Model, tf_transform_output: tft.TFTransformOutput,
+                         config: config_lib.Config, export_dir: str) -> None:
+    module = ServingModule(classifier, tf_transform_output, config)
+    tf.saved_model.save(module, export_dir, signatures=module.signatures())

@@ -1,0 +1,15 @@
+"""Names of the transformed features and Transform assets, shared by every stage."""
+
+IMAGE_XF = "image_xf"          # encoded image bytes (PNG/JPEG), never decoded floats
+LABEL_XF = "label_xf"          # int64 class index from the label vocabulary
+LABEL_VOCAB = "label_vocab"    # Transform asset: class names, index = class id
+
+# Serving signatures and their tensors (documented in the README).
+SERVING_EXAMPLES_SIGNATURE = "serving_default"
+SERVING_IMAGES_SIGNATURE = "serving_images"
+TRANSFORM_SIGNATURE = "transform_features"
+EXAMPLES_INPUT = "examples"
+IMAGES_INPUT = "images"
+SCORES_OUTPUT = "scores"
+CLASS_IDS_OUTPUT = "class_ids"
+CLASSES_OUTPUT = "classes"

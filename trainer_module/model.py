@@ -1,0 +1,85 @@
+"""The classifier: a frozen-or-partly-trainable hub backbone plus a custom head.
+
+``SelectiveTrainingModel`` applies gradients only to the variables chosen for the
+current phase: ``fit()`` cannot unfreeze just part of a ``hub.KerasLayer``.  The
+backbone is always called with ``training=False``, so BatchNorm keeps its
+ImageNet statistics (inference mode) even while its top layers fine-tune.
+"""
+
+import math
+from typing import List, Sequence
+
+import tensorflow as tf
+import tf_keras as keras
+
+from pipeline import config as config_lib
+
+FEATURES_INPUT = "features"
+
+
+class _Selection:
+    """Plain holder, so Keras does not track the selected variables a second time."""
+
+    def __init__(self, variables: Sequence[tf.Variable] = ()):
+        self.variables = list(variables)
+
+
+class SelectiveTrainingModel(keras.Model):
+    """A functional model whose train step updates only ``variables_to_train``."""
+
+    @property
+    def variables_to_train(self) -> List[tf.Variable]:
+        return getattr(self, "_selection", _Selection()).variables
+
+    @variables_to_train.setter
+    def variables_to_train(self, variables: Sequence[tf.Variable]) -> None:
+        self._selection = _Selection(variables)
+
+    def train_step(self, data):
+        x, y = data[0], data[1]
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred)
+        variables = self.variables_to_train
+        if not variables:
+            raise ValueError("no variables selected for training")
+        gradients = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(gradients, variables))
+        return self.compute_metrics(x, y, y_pred, None)
+
+
+def build_head(feature_dim: int, num_classes: int, head: config_lib.HeadConfig,
+               name: str = "head") -> SelectiveTrainingModel:
+    """Features [batch, feature_dim] -> logits [batch, num_classes]."""
+    features = keras.Input(shape=(feature_dim,), name=FEATURES_INPUT)
+    x = features
+    for i, units in enumerate(head.hidden_units):
+        x = keras.layers.Dropout(head.dropout, name=f"dropout_{i}")(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"dense_{i}")(x)
+    x = keras.layers.Dropout(head.dropout, name="dropout_logits")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return SelectiveTrainingModel(features, logits, name=name)
+
+
+def build_classifier(backbone: keras.layers.Layer, head: keras.Model,
+                     input_size: int) -> SelectiveTrainingModel:
+    """Images [batch, size, size, 3] in [0, 1] -> logits, BatchNorm in inference mode."""
+    images = keras.Input(shape=(input_size, input_size, 3), name="images")
+    features = backbone(images, training=False)
+    return SelectiveTrainingModel(images, head(features), name="classifier")
+
+
+def top_backbone_variables(backbone: keras.layers.Layer, fraction: float) -> List[tf.Variable]:
+    """The last ``fraction`` of the backbone's trainable variables (its top layers).
+
+    TF-Hub and Keras SavedModels list variables in creation order, input to output.
+    """
+    variables = list(backbone.trainable_variables)
+    count = min(len(variables), math.ceil(fraction * len(variables)))
+    return variables[len(variables) - count:] if count else []
+
+
+def feature_dim(backbone: keras.layers.Layer, input_size: int) -> int:
+    """Width of the backbone's feature vector, found by running it once."""
+    probe = tf.zeros([1, input_size, input_size, 3])
+    return int(backbone(probe, training=False).shape[-1])

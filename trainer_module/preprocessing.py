@@ -1,0 +1,65 @@
+"""Image and label preprocessing: Transform's ``preprocessing_fn`` and the decode step.
+
+Transform keeps images *encoded* (bytes pass through; float pixels become PNG), so
+transformed examples stay about the size of the raw ones.  Decoding and resizing
+happen in ``decode_image``, the one function both the training input pipeline and
+the serving signatures call.
+"""
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from pipeline import config as config_lib
+from trainer_module import features
+
+
+def _dense(x: tf.Tensor, default) -> tf.Tensor:
+    if isinstance(x, tf.SparseTensor):
+        x = tf.sparse.to_dense(x, default_value=default)
+    return x
+
+
+def pixels_to_png(pixels: tf.Tensor, spec: config_lib.PixelConfig) -> tf.Tensor:
+    """[batch, h*w*c] floats in [min_value, max_value] -> [batch] PNG bytes."""
+    scaled = (tf.cast(pixels, tf.float32) - spec.min_value) / (spec.max_value - spec.min_value)
+    uint8 = tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 1.0) * 255.0), tf.uint8)
+    images = tf.reshape(uint8, [-1, spec.height, spec.width, spec.channels])
+    return tf.map_fn(tf.io.encode_png, images, fn_output_signature=tf.string)
+
+
+def encoded_images(raw_image: tf.Tensor, data: config_lib.DataConfig) -> tf.Tensor:
+    """The raw image feature as a [batch] tensor of encoded image bytes."""
+    if data.format == "float_pixels":
+        return pixels_to_png(_dense(raw_image, 0.0), data.pixels)
+    return tf.reshape(_dense(raw_image, b""), [-1])
+
+
+def preprocessing_fn(inputs, custom_config):
+    """TFX Transform entry point: encoded image bytes and a label vocabulary index."""
+    config = config_lib.from_custom_config(custom_config)
+    data = config.data
+    raw_label = inputs[data.label_key]
+    label = tf.reshape(_dense(raw_label, b"" if raw_label.dtype == tf.string else 0), [-1])
+    if label.dtype != tf.string:
+        label = tf.strings.as_string(label)
+    return {
+        features.IMAGE_XF: encoded_images(inputs[data.image_key], data),
+        features.LABEL_XF: tft.compute_and_apply_vocabulary(
+            label, vocab_filename=features.LABEL_VOCAB),
+    }
+
+
+def decode_image(encoded: tf.Tensor, input_size: int) -> tf.Tensor:
+    """One encoded PNG/JPEG (any size, gray or RGB) -> float32 [size, size, 3] in [0, 1]."""
+    image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    image = tf.image.convert_image_dtype(image, tf.float32)
+    image = tf.image.resize(image, [input_size, input_size], antialias=True)
+    image = tf.clip_by_value(image, 0.0, 1.0)
+    image.set_shape([input_size, input_size, 3])
+    return image
+
+
+def decode_images(encoded: tf.Tensor, input_size: int) -> tf.Tensor:
+    """[batch] encoded images -> float32 [batch, size, size, 3]."""
+    return tf.map_fn(lambda e: decode_image(e, input_size), encoded,
+                     fn_output_signature=tf.TensorSpec([input_size, input_size, 3], tf.float32))

@@ -1,0 +1,54 @@
+"""TFX Trainer entry point: ``run_fn(fn_args)`` (generic Trainer)."""
+
+import json
+import os
+
+import tensorflow_transform as tft
+from absl import logging
+
+from pipeline import config as config_lib
+from trainer_module import backbone as backbone_lib
+from trainer_module import data, export, features, model, training
+
+HISTORY_FILE = "training_history.json"
+
+
+def run_fn(fn_args) -> None:
+    """Builds the classifier, trains both phases, exports the serving SavedModel.
+
+    The hubtune config arrives through ``fn_args.custom_config``.  TensorBoard logs
+    and ``training_history.json`` go to ``fn_args.model_run_dir``.
+    """
+    config = config_lib.from_custom_config(fn_args.custom_config)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    feature_spec = tf_transform_output.transformed_feature_spec()
+    names = export.class_names(tf_transform_output)
+    if len(names) < 2:
+        raise ValueError(f"the training data has {len(names)} class(es) {names}: "
+                         "a classifier needs at least 2 labels")
+
+    train_ds = data.image_dataset(fn_args.train_files, "train", feature_spec, config, True)
+    eval_ds = data.image_dataset(fn_args.eval_files, "eval", feature_spec, config, False)
+    counts = {"train": data.count_examples(train_ds), "eval": data.count_examples(eval_ds)}
+    for split, n in counts.items():
+        if n == 0:
+            raise data.EmptySplitError(f"the {split} split is empty after Transform")
+    logging.info("hubtune: %s examples, classes %s", counts, names)
+
+    strategy = training.choose_strategy()
+    with strategy.scope():
+        backbone = backbone_lib.load_backbone(config.backbone.handle)
+        head = model.build_head(model.feature_dim(backbone, config.backbone.input_size),
+                                len(names), config.head)
+        classifier = model.build_classifier(backbone, head, config.backbone.input_size)
+        results = training.train_two_phases(classifier, head, backbone, train_ds, eval_ds,
+                                            config.train, fn_args.model_run_dir)
+
+    os.makedirs(fn_args.model_run_dir, exist_ok=True)
+    with open(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump({"classes": names, "examples": counts,
+                   "phases": [r.__dict__ for r in results]}, f, indent=1)
+    export.export_serving_model(classifier, tf_transform_output, config,
+                                fn_args.serving_model_dir)
+    logging.info("hubtune: exported %s with signatures %s, %s", fn_args.serving_model_dir,
+                 features.SERVING_EXAMPLES_SIGNATURE, features.SERVING_IMAGES_SIGNATURE)

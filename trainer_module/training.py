@@ -1,0 +1,77 @@
+"""The two training phases: head on a frozen backbone, then fine-tuning its top.
+
+Both phases go through ``fit_phase``, which takes any model and the variables it
+may update, so phase 1 can equally train the bare head on cached embeddings.
+"""
+
+import dataclasses
+import os
+from typing import Dict, List, Sequence
+
+import tensorflow as tf
+import tf_keras as keras
+
+from pipeline import config as config_lib
+from trainer_module import model as model_lib
+
+PHASE_HEAD = "phase1_head"
+PHASE_FINETUNE = "phase2_finetune"
+
+
+@dataclasses.dataclass
+class PhaseResult:
+    phase: str
+    epochs_run: int
+    history: Dict[str, List[float]]
+    trained_variables: int
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy when several GPUs are visible, else the default strategy."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def compile_for(model: keras.Model, learning_rate: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+
+
+def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
+              variables: Sequence[tf.Variable], learning_rate: float, epochs: int,
+              train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset, log_dir: str,
+              patience: int, verbose: int = 2) -> PhaseResult:
+    """Trains ``variables`` of ``model``; early-stops on eval loss, keeps the best weights."""
+    model.variables_to_train = list(variables)
+    compile_for(model, learning_rate)
+    callbacks = [
+        keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, phase)),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                      restore_best_weights=True),
+    ]
+    history = model.fit(train_ds, validation_data=eval_ds, epochs=epochs,
+                        callbacks=callbacks, verbose=verbose)
+    return PhaseResult(phase=phase, epochs_run=len(history.epoch),
+                       history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+                       trained_variables=len(variables))
+
+
+def train_two_phases(classifier: model_lib.SelectiveTrainingModel, head: keras.Model,
+                     backbone: keras.layers.Layer, train_ds, eval_ds,
+                     train: config_lib.TrainConfig, log_dir: str) -> List[PhaseResult]:
+    """Phase 1 trains the head only; phase 2 also the top ``finetune_fraction`` of the backbone."""
+    results = [fit_phase(PHASE_HEAD, classifier, head.trainable_variables,
+                         train.head_learning_rate, train.head_epochs, train_ds, eval_ds,
+                         log_dir, train.early_stopping_patience)]
+    top = model_lib.top_backbone_variables(backbone, train.finetune_fraction)
+    if top and train.finetune_epochs > 0:
+        results.append(fit_phase(
+            PHASE_FINETUNE, classifier, list(head.trainable_variables) + top,
+            train.head_learning_rate * train.finetune_lr_factor, train.finetune_epochs,
+            train_ds, eval_ds, log_dir, train.early_stopping_patience))
+    return results
