@@ -1,7 +1,7 @@
 """ExampleGen for ``image_folder`` data: one sub-folder of PNG/JPEG files per class.
 
-Each split pattern (relative to ``input_base``) names a folder; every image in
-``<folder>/<class>/`` becomes a tf.Example with the encoded bytes under
+Each split pattern (relative to ``input_base``) is ``<folder>/*/*``; every image
+it matches, ``<folder>/<class>/<file>``, becomes a tf.Example with the encoded bytes under
 ``image_key`` and the class folder's name under ``label_key``.  An unreadable
 image stops the run with its path, before anything is written.
 """
@@ -29,12 +29,11 @@ class CorruptImageError(ValueError):
     """An input image cannot be decoded."""
 
 
-def list_images(folder: str) -> List[Tuple[str, str]]:
-    """(path, class name) for every image in ``folder/<class>/``, sorted."""
-    items = []
-    for path in config_lib.data_files(folder, "image_folder"):
-        items.append((path, os.path.basename(os.path.dirname(path))))
-    return items
+def list_images(pattern: str) -> List[Tuple[str, str]]:
+    """(path, class name) for every PNG/JPEG file ``pattern`` matches, sorted."""
+    paths = sorted(p for p in tf.io.gfile.glob(pattern)
+                   if p.lower().endswith(config_lib.IMAGE_EXTENSIONS))
+    return [(p, os.path.basename(os.path.dirname(p))) for p in paths]
 
 
 def image_to_example(path: str, label: str, image_key: str, label_key: str) -> tf.train.Example:
@@ -73,16 +72,15 @@ def _feature_keys(exec_properties: Dict[str, Any]) -> Dict[str, str]:
 @beam.typehints.with_output_types(tf.train.Example)
 def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
                           split_pattern: str) -> beam.pvalue.PCollection:
-    folder = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
+    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
     custom = _feature_keys(exec_properties)
-    items = list_images(folder)
+    items = list_images(pattern)
     if not items:
-        raise CorruptImageError(f"no <class>/<image> files under {folder}")
+        raise CorruptImageError(f"no <class>/<image>.png|jpg files match {pattern}")
     image_key, label_key = custom[IMAGE_KEY_PROPERTY], custom[LABEL_KEY_PROPERTY]
     return (pipeline
             | "ListImages" >> beam.Create(items)
-            | "ToExample" >> beam.MapTuple(image_to_example, image_key=image_key,
-                                           label_key=label_key))
+            | "ToExample" >> beam.Map(lambda item: image_to_example(*item, image_key, label_key)))
 
 
 class Executor(BaseExampleGenExecutor):

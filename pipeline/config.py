@@ -17,6 +17,11 @@ import yaml
 DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 CUSTOM_CONFIG_KEY = "hubtune_config"
+# What each TFX component receives: only the sections it uses, so that changing,
+# say, an eval threshold does not invalidate the Trainer's cache.
+TRANSFORM_SECTIONS = ("data",)
+TRAINER_SECTIONS = ("data", "backbone", "head", "train")
+ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving")
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
@@ -76,6 +81,7 @@ class TrainConfig:
     finetune_lr_factor: float = 0.1  # phase-2 learning rate = head_learning_rate * this
     early_stopping_patience: int = 2
     seed: int = 42
+    cache_embeddings: bool = True    # phase 1 on frozen features computed once (no augmentation)
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
 
 
@@ -234,16 +240,21 @@ def load(path: Optional[str], overrides: Sequence[str] = ()) -> Config:
     return config
 
 
-def to_custom_config(config: Config) -> Dict[str, Any]:
-    """What crosses into Transform and the Trainer (TFX ``custom_config``)."""
-    return {CUSTOM_CONFIG_KEY: config.to_dict()}
+def to_custom_config(config: Config, sections: Sequence[str]) -> Dict[str, Any]:
+    """What crosses into Transform or the Trainer (TFX ``custom_config``)."""
+    full = config.to_dict()
+    return {CUSTOM_CONFIG_KEY: {name: full[name] for name in sections}}
 
 
 def from_custom_config(custom_config: Optional[Dict[str, Any]]) -> Config:
+    """The Config again (sections not sent keep their defaults and are not validated)."""
     if not custom_config or CUSTOM_CONFIG_KEY not in custom_config:
         raise ConfigError(f"custom_config carries no '{CUSTOM_CONFIG_KEY}': build the "
                           "pipeline with pipeline.pipeline.create_pipeline(config)")
-    return from_dict(custom_config[CUSTOM_CONFIG_KEY])
+    raw = custom_config[CUSTOM_CONFIG_KEY]
+    config = _build(Config, raw)
+    validate_values(config, sections=[s for s in ALL_SECTIONS if s in raw])
+    return config
 
 
 # ---------------------------------------------------------------- validation
@@ -254,10 +265,16 @@ def _require(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
-def validate_values(c: Config) -> None:
+def validate_values(c: Config, sections: Sequence[str] = ALL_SECTIONS) -> None:
     """Range and consistency checks that need no file system."""
-    _require(bool(c.pipeline_name.strip()), "'pipeline_name' must not be empty")
-    _require(bool(c.pipeline_root), "'pipeline_root' must not be empty")
+    if set(sections) == set(ALL_SECTIONS):
+        _require(bool(c.pipeline_name.strip()), "'pipeline_name' must not be empty")
+        _require(bool(c.pipeline_root), "'pipeline_root' must not be empty")
+    for name in sections:
+        _SECTION_VALIDATORS[name](c)
+
+
+def _validate_data(c: Config) -> None:
     d = c.data
     _require(d.format in DATA_FORMATS,
              f"'data.format' must be one of {', '.join(DATA_FORMATS)}, got '{d.format}'")
@@ -270,11 +287,20 @@ def validate_values(c: Config) -> None:
     _require(p.height > 0 and p.width > 0, "'data.pixels.height' and 'width' must be positive")
     _require(p.channels in (1, 3), "'data.pixels.channels' must be 1 or 3")
     _require(p.max_value > p.min_value, "'data.pixels.max_value' must exceed 'min_value'")
+
+
+def _validate_backbone(c: Config) -> None:
     _require(bool(c.backbone.handle), "'backbone.handle' is required: a TF-Hub URL, a "
              "local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
     _require(32 <= c.backbone.input_size <= 1024, "'backbone.input_size' must be 32..1024")
+
+
+def _validate_head(c: Config) -> None:
     _require(all(u > 0 for u in c.head.hidden_units), "'head.hidden_units' must be positive")
     _require(0.0 <= c.head.dropout < 1.0, "'head.dropout' must be in [0, 1)")
+
+
+def _validate_train(c: Config) -> None:
     t = c.train
     _require(t.batch_size > 0, "'train.batch_size' must be positive")
     _require(t.head_epochs > 0, "'train.head_epochs' must be at least 1")
@@ -286,21 +312,37 @@ def validate_values(c: Config) -> None:
     a = t.augmentation
     for name in ("rotation", "zoom", "contrast"):
         _require(0.0 <= getattr(a, name) < 1.0, f"'train.augmentation.{name}' must be in [0, 1)")
+
+
+def _validate_eval(c: Config) -> None:
     _require(0.0 <= c.eval.min_accuracy <= 1.0, "'eval.min_accuracy' must be in [0, 1]")
     _require(0.0 <= c.eval.max_accuracy_drop <= 1.0, "'eval.max_accuracy_drop' must be in [0, 1]")
+
+
+def _validate_serving(c: Config) -> None:
     _require(bool(c.serving.model_name) and "/" not in c.serving.model_name,
              "'serving.model_name' must be a non-empty name without '/'")
     _require(bool(c.serving.base_dir), "'serving.base_dir' must not be empty")
+
+
+_SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,
+                       "head": _validate_head, "train": _validate_train,
+                       "eval": _validate_eval, "serving": _validate_serving}
 
 
 def is_remote(path: str) -> bool:
     return "://" in path
 
 
+def image_folder_pattern(folder: str) -> str:
+    """The files of an image folder: ``<folder>/<class>/<image>``."""
+    return folder.rstrip("/") + "/*/*"
+
+
 def data_files(pattern: str, data_format: str) -> List[str]:
     """Files a ``data.train``/``data.eval`` value names (a folder means all files in it)."""
     if data_format == "image_folder":
-        return sorted(p for p in glob.glob(os.path.join(pattern, "*", "*"))
+        return sorted(p for p in glob.glob(image_folder_pattern(pattern))
                       if p.lower().endswith(IMAGE_EXTENSIONS))
     if os.path.isdir(pattern):
         pattern = os.path.join(pattern, "*")

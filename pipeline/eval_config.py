@@ -34,8 +34,11 @@ def build_eval_config(config: config_lib.Config) -> tfma.EvalConfig:
                        tfma.SlicingSpec(feature_keys=[config.data.label_key])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
+            # Thresholds gate the overall slice only; per-label slices are reported.
             tfma.MetricConfig(class_name="SparseCategoricalAccuracy",
-                              threshold=accuracy_threshold(config.eval)),
+                              per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                                  slicing_specs=[tfma.SlicingSpec()],
+                                  threshold=accuracy_threshold(config.eval))]),
             tfma.MetricConfig(class_name="SparseCategoricalCrossentropy"),
             tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
         ])])

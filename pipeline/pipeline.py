@@ -38,7 +38,7 @@ def _common_base(dirs: List[str]) -> str:
 def _split_pattern(value: str, data_format: str) -> str:
     """The glob ExampleGen fingerprints: every image, or every data file."""
     if data_format == "image_folder":
-        return value.rstrip("/") + "/*/*"
+        return config_lib.image_folder_pattern(value)
     if not config_lib.is_remote(value) and os.path.isdir(value):
         return value.rstrip("/") + "/*"
     return value
@@ -72,7 +72,6 @@ def _example_gen(data: config_lib.DataConfig):
 
 def create_components(config: config_lib.Config) -> list:
     """ExampleGen -> data validation gate -> Transform -> Trainer -> Evaluator -> Pusher."""
-    custom_config = config_lib.to_custom_config(config)
     example_gen = _example_gen(config.data)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = LabelSchemaGen(statistics=statistics_gen.outputs["statistics"],
@@ -82,7 +81,8 @@ def create_components(config: config_lib.Config) -> list:
         examples=example_gen.outputs["examples"], data=config.data).with_id("ExampleValidator")
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config=custom_config)
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config=config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS))
     # Stop before Transform when the data gate fails (TFX alone would train anyway).
     transform.add_upstream_node(example_validator)
     trainer = tfx.components.Trainer(
@@ -90,7 +90,7 @@ def create_components(config: config_lib.Config) -> list:
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        custom_config=custom_config)
+        custom_config=config_lib.to_custom_config(config, config_lib.TRAINER_SECTIONS))
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),

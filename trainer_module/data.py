@@ -6,6 +6,7 @@ from a hard-coded dataset size.
 
 from typing import Iterable, List
 
+import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
@@ -50,8 +51,12 @@ def transformed_records(file_patterns: Iterable[str], split: str) -> tf.data.Dat
 
 
 def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
-                  training: bool) -> tf.data.Dataset:
-    """(images [b, s, s, 3] in [0, 1], class ids [b]) batches; cached after decoding."""
+                  training: bool, cache: bool = True) -> tf.data.Dataset:
+    """(images [b, s, s, 3] in [0, 1], class ids [b]) batches.
+
+    ``training`` shuffles and augments; ``cache`` keeps decoded images in memory
+    for later epochs (not worth it for a single pass).
+    """
     size = config.backbone.input_size
     spec = {features.IMAGE_XF: feature_spec[features.IMAGE_XF],
             features.LABEL_XF: feature_spec[features.LABEL_XF]}
@@ -61,7 +66,9 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
         image = preprocessing.decode_image(tf.reshape(parsed[features.IMAGE_XF], []), size)
         return image, tf.reshape(parsed[features.LABEL_XF], [])
 
-    ds = transformed_records(file_patterns, split).map(parse, num_parallel_calls=AUTOTUNE).cache()
+    ds = transformed_records(file_patterns, split).map(parse, num_parallel_calls=AUTOTUNE)
+    if cache:
+        ds = ds.cache()
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
     ds = ds.batch(config.train.batch_size)
@@ -71,7 +78,16 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
     return ds.prefetch(AUTOTUNE)
 
 
-def count_examples(ds: tf.data.Dataset) -> int:
-    """Examples in a batched (images, labels) dataset."""
-    return int(ds.reduce(tf.constant(0, tf.int64),
-                         lambda n, batch: n + tf.shape(batch[1], out_type=tf.int64)[0]))
+def count_examples(file_patterns: Iterable[str], split: str) -> int:
+    """Records in a split, counted without decoding them."""
+    return int(transformed_records(file_patterns, split).reduce(
+        tf.constant(0, tf.int64), lambda n, _: n + 1))
+
+
+def feature_dataset(features: np.ndarray, labels: np.ndarray, batch_size: int,
+                    training: bool, seed: int) -> tf.data.Dataset:
+    """(features, class ids) batches from arrays held in memory."""
+    ds = tf.data.Dataset.from_tensor_slices((features, labels))
+    if training:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(AUTOTUNE)

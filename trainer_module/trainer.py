@@ -8,7 +8,7 @@ from absl import logging
 
 from pipeline import config as config_lib
 from trainer_module import backbone as backbone_lib
-from trainer_module import data, export, features, model, training
+from trainer_module import data, embeddings, export, features, model, training
 
 HISTORY_FILE = "training_history.json"
 
@@ -27,13 +27,14 @@ def run_fn(fn_args) -> None:
         raise ValueError(f"the training data has {len(names)} class(es) {names}: "
                          "a classifier needs at least 2 labels")
 
-    train_ds = data.image_dataset(fn_args.train_files, "train", feature_spec, config, True)
-    eval_ds = data.image_dataset(fn_args.eval_files, "eval", feature_spec, config, False)
-    counts = {"train": data.count_examples(train_ds), "eval": data.count_examples(eval_ds)}
+    files = {"train": fn_args.train_files, "eval": fn_args.eval_files}
+    counts = {split: data.count_examples(f, split) for split, f in files.items()}
     for split, n in counts.items():
         if n == 0:
             raise data.EmptySplitError(f"the {split} split is empty after Transform")
     logging.info("hubtune: %s examples, classes %s", counts, names)
+    images = (data.image_dataset(files["train"], "train", feature_spec, config, training=True),
+              data.image_dataset(files["eval"], "eval", feature_spec, config, training=False))
 
     strategy = training.choose_strategy()
     with strategy.scope():
@@ -41,8 +42,15 @@ def run_fn(fn_args) -> None:
         head = model.build_head(model.feature_dim(backbone, config.backbone.input_size),
                                 len(names), config.head)
         classifier = model.build_classifier(backbone, head, config.backbone.input_size)
-        results = training.train_two_phases(classifier, head, backbone, train_ds, eval_ds,
-                                            config.train, fn_args.model_run_dir)
+        cached = None
+        if config.train.cache_embeddings:
+            cached = tuple(
+                data.feature_dataset(*embeddings.embed(backbone, data.image_dataset(
+                    files[split], split, feature_spec, config, training=False, cache=False)),
+                    config.train.batch_size, training=split == "train", seed=config.train.seed)
+                for split in ("train", "eval"))
+        results = training.train_two_phases(classifier, head, backbone, images, config.train,
+                                            fn_args.model_run_dir, features=cached)
 
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
     with open(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:

