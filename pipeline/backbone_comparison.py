@@ -4,6 +4,7 @@ Each backbone embeds the train and eval images once (a frozen backbone gives the
 same features every epoch), then the configured head trains on those features.
 """
 
+import os
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -59,9 +60,9 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
     train_ds, eval_ds = dataset(train, True), dataset(evaluation, False)
     head = model_lib.build_head(int(train_ds.element_spec[0].shape[-1]), len(classes),
                                 config.head)
-    training.fit_phase("head", head, head.trainable_variables, config.train.head_learning_rate,
+    training.fit_phase(f"compare_{os.path.basename(log_dir)}", head, head.trainable_variables, config.train.head_learning_rate,
                        config.train.head_epochs, train_ds, eval_ds, log_dir,
-                       config.train.early_stopping_patience, verbose=0)
+                       config.train.early_stopping_patience)
     return float(head.evaluate(eval_ds, verbose=0, return_dict=True)["accuracy"])
 
 

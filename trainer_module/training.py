@@ -5,6 +5,7 @@ may update, so phase 1 can equally train the bare head on cached embeddings.
 """
 
 import dataclasses
+import logging
 import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -16,6 +17,7 @@ from trainer_module import model as model_lib
 
 PHASE_HEAD = "phase1_head"
 PHASE_FINETUNE = "phase2_finetune"
+LOGGER = logging.getLogger("hubtune")
 
 
 @dataclasses.dataclass
@@ -24,6 +26,23 @@ class PhaseResult:
     epochs_run: int
     history: Dict[str, List[float]]
     trained_variables: int
+    kept: bool = True  # False when phase 2 did not beat phase 1 and was rolled back
+
+    @property
+    def best_val_loss(self) -> float:
+        return min(self.history["val_loss"])
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One log line per epoch, labelled with the phase (the CLI shows these)."""
+
+    def __init__(self, phase: str, epochs: int):
+        super().__init__()
+        self.phase, self.epochs = phase, epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        metrics = " ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()))
+        LOGGER.info("%s epoch %d/%d: %s", self.phase, epoch + 1, self.epochs, metrics)
 
 
 def choose_strategy() -> tf.distribute.Strategy:
@@ -45,7 +64,7 @@ def compile_for(model: keras.Model, learning_rate: float) -> None:
 def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
               variables: Sequence[tf.Variable], learning_rate: float, epochs: int,
               train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset, log_dir: str,
-              patience: int, verbose: int = 2) -> PhaseResult:
+              patience: int) -> PhaseResult:
     """Trains ``variables`` of ``model``; early-stops on eval loss, keeps the best weights."""
     model.variables_to_train = list(variables)
     compile_for(model, learning_rate)
@@ -53,9 +72,10 @@ def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
         keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, phase)),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
                                       restore_best_weights=True),
+        EpochLogger(phase, epochs),
     ]
     history = model.fit(train_ds, validation_data=eval_ds, epochs=epochs,
-                        callbacks=callbacks, verbose=verbose)
+                        callbacks=callbacks, verbose=0)
     return PhaseResult(phase=phase, epochs_run=len(history.epoch),
                        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
                        trained_variables=len(variables))
@@ -79,8 +99,17 @@ def train_two_phases(classifier: model_lib.SelectiveTrainingModel,
                          log_dir, train.early_stopping_patience)]
     top = model_lib.top_backbone_variables(backbone, train.finetune_fraction)
     if top and train.finetune_epochs > 0:
-        results.append(fit_phase(
+        before = classifier.get_weights()
+        finetune = fit_phase(
             PHASE_FINETUNE, classifier, list(head.trainable_variables) + top,
             train.head_learning_rate * train.finetune_lr_factor, train.finetune_epochs,
-            images[0], images[1], log_dir, train.early_stopping_patience))
+            images[0], images[1], log_dir, train.early_stopping_patience)
+        if finetune.best_val_loss >= results[0].best_val_loss:
+            # Fine-tuning must not make the model worse than the frozen-backbone one.
+            classifier.set_weights(before)
+            finetune.kept = False
+            LOGGER.info("%s: best eval loss %.4f did not beat phase 1's %.4f; kept the "
+                        "phase-1 weights", PHASE_FINETUNE, finetune.best_val_loss,
+                        results[0].best_val_loss)
+        results.append(finetune)
     return results

@@ -76,6 +76,12 @@ def test_first_run_blesses_and_pushes(first_run):
     assert outcome.pushed_path == os.path.join(config.serving_model_dir, version)
     assert os.path.isfile(os.path.join(outcome.pushed_path, "saved_model.pb"))
     assert "blessed: yes" in stdout and outcome.pushed_path in stdout
+    # Progress on the terminal, framework logs in the log file.
+    assert "Trainer running" in stdout and "Trainer done" in stdout
+    assert "phase1_head epoch 1/2" in stdout
+    assert "Unable to register" not in stdout and "WARNING:absl" not in stdout
+    log = open(os.path.join(config.pipeline_root, "hubtune.log")).read()
+    assert "Component Trainer is finished." in log
 
 
 def test_pushed_model_serves_both_signatures_alike(first_run):
