@@ -95,6 +95,69 @@ def cmd_backbone_export(args) -> int:
     return 0
 
 
+def cmd_inspect(args) -> int:
+    from serving import inspect_model
+    print("\n".join(inspect_model.describe(args.model_dir)))
+    return 0
+
+
+def cmd_serving_assets(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    from serving import deployment
+    for name, path in deployment.write_assets(config, args.out).items():
+        print(f"wrote {path}")
+    print(f"run TF Serving with: cd {args.out} && docker compose up   "
+          f"(or kubectl apply -f {os.path.join(args.out, deployment.K8S_DIR)})")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import logging
+    import signal
+    from serving.server import LocalModelServer
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    server = LocalModelServer(args.model_name, args.model_base_path, host=args.host,
+                              rest_port=args.rest_port, grpc_port=args.grpc_port,
+                              max_request_bytes=args.max_request_bytes,
+                              poll_seconds=args.poll_seconds)
+    print(f"hubtune serve (development server; production serving is TensorFlow Serving): "
+          f"model '{args.model_name}' from {args.model_base_path}, REST "
+          f"http://{args.host}:{server.rest_port}, gRPC {args.host}:{server.grpc_port}",
+          flush=True)
+    ready = server.start(wait_seconds=0)
+    if not ready:
+        print("no version AVAILABLE yet; polling for versions ...", flush=True)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from serving.client import GrpcClient, RestClient, ServingError
+    client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
+              else RestClient(args.url, args.model_name, timeout=args.timeout))
+    images = []
+    for path in args.images:
+        with open(path, "rb") as f:
+            images.append(f.read())
+    try:
+        out = client.predict_images(images, version=args.version)
+    except ServingError as e:
+        print(f"hubtune: the server answered {e}", file=sys.stderr)
+        return 1
+    for path, cls, scores in zip(args.images, out["classes"], out["scores"]):
+        cls = cls.decode() if isinstance(cls, bytes) else cls
+        top = sorted(enumerate(scores), key=lambda p: -p[1])[: args.top]
+        print(f"{path}: {cls}  (" + ", ".join(f"class {i}: {p:.3f}" for i, p in top) + ")")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubtune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +186,49 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(func=cmd_backbone_export)
+
+    inspect = sub.add_parser("inspect", help="print a SavedModel's serving signatures")
+    inspect.add_argument("model_dir", help="a SavedModel dir or a TF Serving model base path")
+    inspect.set_defaults(func=cmd_inspect)
+
+    from serving import settings
+    assets = sub.add_parser("serving-assets", help="write TF Serving deployment files "
+                            "(models.config, batching, monitoring, docker-compose, Kubernetes)")
+    assets.add_argument("--config", required=True)
+    assets.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    assets.add_argument("--out", required=True, help="folder to write them to")
+    assets.set_defaults(func=cmd_serving_assets)
+
+    serve = sub.add_parser(
+        "serve", help="development model server speaking TF Serving's REST and gRPC APIs",
+        description="A local stand-in for TensorFlow Serving, for development, tests and the "
+        "demo; production serving is TensorFlow Serving (see serving/). Implements: REST "
+        "GET /v1/models/NAME[/versions/V][/metadata], POST .../NAME[/versions/V]:predict "
+        "(row and columnar JSON, b64 binaries); gRPC PredictionService.Predict, "
+        "PredictionService.GetModelMetadata, ModelService.GetModelStatus. Loads the newest "
+        "complete version under the base path, runs its warmup requests, polls for new "
+        "versions and keeps the latest 2.")
+    serve.add_argument("--model-name", required=True)
+    serve.add_argument("--model-base-path", required=True)
+    serve.add_argument("--host", default=settings.DEFAULT_HOST,
+                       help="address to bind (default loopback only)")
+    serve.add_argument("--rest-port", type=int, default=settings.DEFAULT_REST_PORT)
+    serve.add_argument("--grpc-port", type=int, default=settings.DEFAULT_GRPC_PORT)
+    serve.add_argument("--max-request-bytes", type=int,
+                       default=settings.DEFAULT_MAX_REQUEST_BYTES)
+    serve.add_argument("--poll-seconds", type=float, default=settings.DEFAULT_POLL_SECONDS)
+    serve.set_defaults(func=cmd_serve)
+
+    predict = sub.add_parser("predict", help="classify images through TF Serving (REST or gRPC)")
+    target = predict.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="REST base URL, e.g. http://localhost:8501")
+    target.add_argument("--grpc", help="gRPC HOST:PORT, e.g. localhost:8500")
+    predict.add_argument("--model-name", required=True)
+    predict.add_argument("--version", type=int, default=None)
+    predict.add_argument("--timeout", type=float, default=10.0)
+    predict.add_argument("--top", type=int, default=3, help="scores shown per image")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files")
+    predict.set_defaults(func=cmd_predict)
     return parser
 
 

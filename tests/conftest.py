@@ -120,3 +120,46 @@ def make_config(**sections):
         else:
             raw[key] = value
     return config_lib.from_dict(raw)
+
+
+def export_serving_version(work_dir: str, backbone_path: str, export_dir: str, seed: int,
+                           images: list, labels: list, size: int = 32) -> None:
+    """Exports a real hubtune serving model (tiny backbone, head seeded) with warmup requests."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tf_keras as keras
+    from trainer_module import backbone as backbone_lib
+    from trainer_module import export, model, warmup
+
+    config = make_config(backbone={"input_size": size, "handle": backbone_path})
+    spec = {"image": tf.io.FixedLenFeature([1], tf.string),
+            "label": tf.io.FixedLenFeature([1], tf.string)}
+    _, out_dir = run_transform(work_dir, spec, [{"image": [i], "label": [l]}
+                                                for i, l in zip(images, labels)], config)
+    tft_output = tft.TFTransformOutput(out_dir)
+    keras.utils.set_random_seed(seed)
+    layer = backbone_lib.load_backbone(backbone_path)
+    head = model.build_head(model.feature_dim(layer, size), len(export.class_names(tft_output)),
+                            config.head)
+    classifier = model.build_classifier(layer, head, size)
+    export.export_serving_model(classifier, tft_output, config, export_dir)
+    warmup.write_warmup_requests(export_dir, images[:2], config.data)
+
+
+@pytest.fixture(scope="session")
+def serving_images():
+    return [png_bytes(im) for im in random_images(6, size=24, seed=7)]
+
+
+@pytest.fixture(scope="session")
+def model_versions(tmp_path_factory, tiny_backbone, serving_images):
+    """Three exported versions of one model (different head weights), outside any base path."""
+    root = tmp_path_factory.mktemp("versions")
+    labels = [b"ok", b"defective", b"ok", b"scratch", b"ok", b"defective"]
+    paths = []
+    for seed in (1, 2, 3):
+        path = str(root / f"export-{seed}")
+        export_serving_version(str(root / f"work-{seed}"), tiny_backbone, path, seed,
+                               serving_images, labels)
+        paths.append(path)
+    return paths

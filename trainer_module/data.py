@@ -84,6 +84,13 @@ def count_examples(file_patterns: Iterable[str], split: str) -> int:
         tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
+def first_images(file_patterns: Iterable[str], split: str, count: int) -> List[bytes]:
+    """The encoded image bytes of a split's first ``count`` transformed examples."""
+    spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
+    return [tf.io.parse_single_example(r, spec)[features.IMAGE_XF].numpy()
+            for r in transformed_records(file_patterns, split).take(count)]
+
+
 def feature_dataset(features: np.ndarray, labels: np.ndarray, batch_size: int,
                     training: bool, seed: int) -> tf.data.Dataset:
     """(features, class ids) batches from arrays held in memory."""

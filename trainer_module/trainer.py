@@ -8,7 +8,7 @@ from absl import logging
 
 from pipeline import config as config_lib
 from trainer_module import backbone as backbone_lib
-from trainer_module import data, embeddings, export, features, model, training
+from trainer_module import data, embeddings, export, features, model, training, warmup
 
 HISTORY_FILE = "training_history.json"
 
@@ -58,5 +58,8 @@ def run_fn(fn_args) -> None:
                    "phases": [r.__dict__ for r in results]}, f, indent=1)
     export.export_serving_model(classifier, tf_transform_output, config,
                                 fn_args.serving_model_dir)
+    warmup.write_warmup_requests(
+        fn_args.serving_model_dir,
+        data.first_images(files["eval"], "eval", warmup.WARMUP_EXAMPLES), config.data)
     logging.info("hubtune: exported %s with signatures %s, %s", fn_args.serving_model_dir,
                  features.SERVING_EXAMPLES_SIGNATURE, features.SERVING_IMAGES_SIGNATURE)

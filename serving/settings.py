@@ -1,0 +1,17 @@
+"""Serving constants in one place (no heavy imports: the CLI reads them for --help)."""
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_REST_PORT = 8501
+DEFAULT_GRPC_PORT = 8500
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_POLL_SECONDS = 2.0
+DEFAULT_KEEP_VERSIONS = 2
+# TF Serving's image for the pinned stack (TensorFlow 2.16 -> tensorflow/serving:2.16.1).
+TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
+PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
+MODEL_MOUNT = "/models"            # where the container sees serving.base_dir
+CONFIG_MOUNT = "/config"           # where the container sees the generated config files
+MODEL_CONFIG_POLL_SECONDS = 60
+BATCHING = {"max_batch_size": 32, "batch_timeout_micros": 2000, "max_enqueued_batches": 100,
+            "num_batch_threads": 2}
+K8S_MIN_REPLICAS, K8S_MAX_REPLICAS, K8S_TARGET_CPU_PERCENT = 1, 4, 70
