@@ -7,7 +7,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv demo test test-unit test-e2e clean-demo
+.PHONY: venv demo test test-unit test-e2e bench bench-serving clean-demo
 
 # The venv is rebuilt only when the pin files or setup.py change.
 $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/constraints.txt setup.py
@@ -18,7 +18,9 @@ $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requi
 	  -r requirements/project.txt -c requirements/constraints.txt 2>&1 | { $(PIP_FILTER); }
 	@# tensorflow-hub 0.15 (what tfx pins) imports a module TF 2.16 removed: 0.16.1 without deps.
 	@set -o pipefail; $(PY) -m pip install -q --no-deps tensorflow-hub==0.16.1 2>&1 | { $(PIP_FILTER); }
-	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | { $(PIP_FILTER); }
+	@# compat editable mode: the repo folder goes on sys.path, so new packages need no reinstall.
+	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation \
+	  --config-settings editable_mode=compat -e . 2>&1 | { $(PIP_FILTER); }
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -34,6 +36,12 @@ test-unit: venv
 
 test-e2e: venv
 	$(PY) -m pytest tests/e2e
+
+# Benchmarks print ratios measured side by side and append to benchmarks/RESULTS.md.
+bench: bench-serving
+
+bench-serving: venv
+	$(PY) benchmarks/serving_bench.py
 
 clean-demo:
 	rm -rf hubtune_demo

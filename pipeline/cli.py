@@ -77,15 +77,35 @@ def cmd_demo(args) -> int:
         if outcome.accuracy is not None:
             print(f"  the pipeline's model (both phases):      {outcome.accuracy:.4f}", file=out)
         if outcome.pushed_path:
-            pairs = demo.eval_images(config, 6)
-            predictions = demo.predict_with_saved_model(outcome.pushed_path, [p[0] for p in pairs])
-            print(f"\npredictions of the pushed model ({outcome.pushed_path}):", file=out)
-            for (_, truth), cls, scores in zip(pairs, predictions["classes"],
-                                               predictions["scores"]):
-                print(f"  true {truth:<11} predicted {cls.decode():<11} (p={scores.max():.3f})",
-                      file=out)
+            _demo_serving(config, demo.eval_images(config, 6), workdir, out)
         print(f"\ndemo finished in {time.time() - started:.0f} s", file=out)
     return 0
+
+
+def _demo_serving(config, pairs, workdir: str, out) -> None:
+    """Serves the pushed versions locally and classifies a few eval images over REST and gRPC."""
+    from serving import deployment
+    from serving.client import GrpcClient, RestClient
+    from serving.server import LocalModelServer
+    assets = os.path.join(workdir, "serving_assets")
+    deployment.write_assets(config, assets)
+    print(f"\nTF Serving deployment files (docker compose / kubectl): {assets}", file=out)
+    images = [p[0] for p in pairs]
+    with LocalModelServer(config.serving.model_name, config.serving_model_dir,
+                          rest_port=0, grpc_port=0) as server:
+        print(f"hubtune serve on 127.0.0.1 (REST :{server.rest_port}, gRPC "
+              f":{server.grpc_port}) serving {config.serving_model_dir}", file=out)
+        rest = RestClient(f"http://127.0.0.1:{server.rest_port}", config.serving.model_name)
+        version = rest.status()[0]["version"]
+        by_rest = rest.predict_images(images)
+        grpc_client = GrpcClient(f"127.0.0.1:{server.grpc_port}", config.serving.model_name)
+        by_grpc = grpc_client.predict_images(images)
+        grpc_client.close()
+    print(f"predictions of version {version} over REST | gRPC:", file=out)
+    for (_, truth), rc, rs, gc, gs in zip(pairs, by_rest["classes"], by_rest["scores"],
+                                          by_grpc["classes"], by_grpc["scores"]):
+        print(f"  true {truth:<11} REST {rc:<11} (p={max(rs):.3f}) | gRPC "
+              f"{gc.decode():<11} (p={max(gs):.3f})", file=out)
 
 
 def cmd_backbone_export(args) -> int:

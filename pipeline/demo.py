@@ -13,7 +13,6 @@ import random
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
-import numpy as np
 import tensorflow as tf
 import yaml
 
@@ -149,11 +148,3 @@ def eval_images(config: config_lib.Config, count: int) -> List[Tuple[bytes, str]
         pairs.append((ex.features.feature[config.data.image_key].bytes_list.value[0],
                       ex.features.feature[config.data.label_key].bytes_list.value[0].decode()))
     return pairs
-
-
-def predict_with_saved_model(model_dir: str, images: List[bytes]) -> Dict[str, np.ndarray]:
-    from trainer_module import features
-    loaded = tf.saved_model.load(model_dir)
-    fn = loaded.signatures[features.SERVING_IMAGES_SIGNATURE]
-    out = fn(**{features.IMAGES_INPUT: tf.constant(images)})
-    return {k: v.numpy() for k, v in out.items()}

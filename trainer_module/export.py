@@ -25,6 +25,9 @@ class ServingModule(tf.Module):
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._data = config.data
         self._input_size = config.backbone.input_size
+        # Saved with the model, for tools that feed the classifier directly.
+        self.input_size = tf.Variable(config.backbone.input_size, trainable=False,
+                                      dtype=tf.int32, name="input_size")
         self._raw_spec = tf_transform_output.raw_feature_spec()
         self._class_names = tf.constant(class_names(tf_transform_output))
 

@@ -4,6 +4,7 @@ import json
 import os
 
 import tensorflow_transform as tft
+import tf_keras as keras
 from absl import logging
 
 from pipeline import config as config_lib
@@ -36,6 +37,7 @@ def run_fn(fn_args) -> None:
     images = (data.image_dataset(files["train"], "train", feature_spec, config, training=True),
               data.image_dataset(files["eval"], "eval", feature_spec, config, training=False))
 
+    keras.utils.set_random_seed(config.train.seed)  # head init, dropout, shuffling
     strategy = training.choose_strategy()
     with strategy.scope():
         backbone = backbone_lib.load_backbone(config.backbone.handle)
