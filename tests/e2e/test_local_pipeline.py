@@ -184,3 +184,31 @@ def test_float_pixels_on_shared_mnist(tmp_path, tiny_backbone):
     out = loaded.signatures[features.SERVING_EXAMPLES_SIGNATURE](
         examples=tf.constant([record.numpy()]))
     assert out["classes"].numpy()[0].decode() in {str(d) for d in range(10)}
+
+
+def test_image_folder_pipeline_with_hash_split(tmp_path, tiny_backbone):
+    """Class sub-folders of PNG and JPEG files, no eval folder: a hash split, trained and pushed."""
+    from tests.conftest import jpeg_bytes, png_bytes, random_images
+    root = tmp_path / "images"
+    for ci, name in enumerate(("scratched", "clean")):
+        (root / name).mkdir(parents=True)
+        for i, im in enumerate(random_images(30, size=20, seed=ci)):
+            im = (im // 2 + 128 * ci).astype("uint8")  # the classes differ in brightness
+            data = png_bytes(im) if i % 2 else jpeg_bytes(im)
+            (root / name / f"{i}.{'png' if i % 2 else 'jpg'}").write_bytes(data)
+    raw = {"pipeline_name": "folders", "pipeline_root": str(tmp_path / "root"),
+           "data": {"format": "image_folder", "train": str(root), "eval_percent": 30},
+           "backbone": {"handle": tiny_backbone, "input_size": 32},
+           "train": {"batch_size": 8, "head_epochs": 3, "finetune_epochs": 1,
+                     "head_learning_rate": 0.01},
+           "eval": {"min_accuracy": 0.0},
+           "serving": {"base_dir": str(tmp_path / "serving"), "model_name": "folders"}}
+    path = tmp_path / "folders.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    outcome = run_local(config_lib.load(str(path)))
+    assert outcome.blessed is True and outcome.pushed_path
+    assert set(outcome.metrics) == {"overall", "label=scratched", "label=clean"}
+    loaded = tf.saved_model.load(outcome.pushed_path)
+    image = (root / "clean" / "1.png").read_bytes()
+    out = loaded.signatures[features.SERVING_IMAGES_SIGNATURE](images=tf.constant([image]))
+    assert out["classes"].numpy()[0].decode() in {"scratched", "clean"}
