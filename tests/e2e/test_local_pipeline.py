@@ -157,7 +157,7 @@ def test_bad_data_stops_before_training_and_names_the_examples(first_run, workdi
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
     "shared", "data", "mnist_1000.tfrecord")), reason="reads ../shared/data/mnist_1000.tfrecord, "
     "which is not present beside this checkout")
-def test_float_pixels_on_shared_mnist(tmp_path, tiny_backbone):
+def test_float_pixels_on_shared_mnist(tmp_path, lite0_backbone):
     from tests.conftest import MNIST_TFRECORD
     raw = {
         "pipeline_name": "mnist-float-pixels", "pipeline_root": str(tmp_path / "root"),
@@ -165,10 +165,10 @@ def test_float_pixels_on_shared_mnist(tmp_path, tiny_backbone):
                  "image_key": "image_floats", "label_key": "image_class",
                  "pixels": {"height": 28, "width": 28, "channels": 1,
                             "min_value": -0.5, "max_value": 0.5}},
-        "backbone": {"handle": tiny_backbone, "input_size": 32},
-        "train": {"batch_size": 32, "head_epochs": 3, "finetune_epochs": 1,
-                  "head_learning_rate": 0.01},
-        "eval": {"min_accuracy": 0.15},
+        "backbone": {"handle": lite0_backbone, "input_size": 64},
+        "train": {"batch_size": 32, "head_epochs": 6, "finetune_epochs": 1,
+                  "head_learning_rate": 0.003},
+        "eval": {"min_accuracy": 0.3},
         "serving": {"base_dir": str(tmp_path / "serving"), "model_name": "mnist"},
     }
     path = tmp_path / "mnist.yaml"
@@ -176,7 +176,7 @@ def test_float_pixels_on_shared_mnist(tmp_path, tiny_backbone):
     config = config_lib.load(str(path))
     outcome = run_local(config)
     assert outcome.blessed is True and outcome.pushed_path
-    assert outcome.accuracy > 0.15  # ten classes: clearly above chance
+    assert outcome.accuracy >= 0.3  # ten classes: well above chance (0.1)
     schema_files = glob.glob(f"{config.pipeline_root}/SchemaGen/schema/*/schema.pbtxt")
     assert "is_categorical: true" in open(schema_files[0]).read()  # int label domain pinned
     record = next(iter(tf.data.TFRecordDataset([MNIST_TFRECORD]).take(1)))
