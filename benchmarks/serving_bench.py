@@ -67,7 +67,6 @@ def latency(predict, images, count: int):
 
 
 def throughput(predict, images, concurrency: int, seconds: float) -> float:
-    done = [0]
     deadline = time.time() + seconds
 
     def worker(i):
