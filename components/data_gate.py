@@ -93,6 +93,15 @@ def check_split_examples(files: List[str], split: str,
     return problems
 
 
+FAILURES_DIR = "failures"
+
+
+def failure_report_path(node_dir: str, execution_id) -> str:
+    """Where a failed gate leaves its message: TFX deletes a failed execution's outputs and
+    does not record its exception in ML Metadata, so ``hubtune status`` reads it here."""
+    return os.path.join(node_dir, FAILURES_DIR, f"{execution_id}.txt")
+
+
 class Executor(validator_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
@@ -113,10 +122,16 @@ class Executor(validator_executor.Executor):
                 artifact_utils.get_split_uri([examples], split), "*"))
             problems += check_split_examples(files, split, data)
         if problems:
-            raise DataValidationError(
+            error = DataValidationError(
                 "data validation failed; nothing was trained or pushed:\n  - "
                 + "\n  - ".join(problems)
                 + "\nFix the data (or, for an intended change, the schema) and re-run.")
+            # Output URIs are <pipeline_root>/<node id>/<output key>/<execution id>.
+            output_dir = anomalies_artifact.uri.rstrip("/")
+            report = failure_report_path(os.path.dirname(os.path.dirname(output_dir)),
+                                         os.path.basename(output_dir))
+            io_utils.write_string_file(report, f"{type(error).__name__}: {error}")
+            raise error
         return result
 
 

@@ -1,17 +1,29 @@
 """Reading a pipeline run's outcome from ML Metadata and the Evaluator's output."""
 
 import dataclasses
+import json
+import os
+import re
 from typing import Dict, List, Optional, Tuple
 
 import ml_metadata as mlmd
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.orchestration import metadata as tfx_metadata
 
+from components import data_gate
 from pipeline import eval_config
 
 OVERALL = "overall"
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+EXAMPLE_GEN_NODES = ("ImportExampleGen", "ImageFolderExampleGen")
+_EXECUTION_RESULT = "__execution_result__"
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ", re.MULTILINE)
+
+
+class MetadataError(LookupError):
+    """ML Metadata does not hold what was asked for (no runs, unknown run id)."""
 
 
 def connection_config(sqlite_path: str) -> metadata_store_pb2.ConnectionConfig:
@@ -40,6 +52,12 @@ class RunOutcome:
     pushed_path: Optional[str] = None
     model_uri: Optional[str] = None
     evaluation_uri: Optional[str] = None
+    started_ms: int = 0
+    span: Optional[int] = None
+    baseline_model_uri: Optional[str] = None
+    pushed_version: Optional[str] = None
+    errors: Dict[str, str] = dataclasses.field(default_factory=dict)  # node -> message
+    uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # "Node/Type" -> uri
 
     @property
     def accuracy(self) -> Optional[float]:
@@ -75,22 +93,39 @@ def evaluation_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, flo
     return out
 
 
-def failed_checks(evaluation_uri: str) -> List[str]:
-    """The thresholds the candidate failed, one readable line each."""
+@dataclasses.dataclass
+class ThresholdFailure:
+    metric: str
+    is_change: bool  # True: the change vs the baseline failed; False: the value itself
+    value: float
+    bound: float
+
+    def describe(self) -> str:
+        what = "change vs baseline" if self.is_change else "value"
+        return (f"{self.metric} {what} {self.value:+.4f} is below the bound {self.bound:+.4f} "
+                f"by {self.bound - self.value:.4f}") if self.is_change else (
+                f"{self.metric} {what} {self.value:.4f} is below the bound {self.bound:.4f} "
+                f"by {self.bound - self.value:.4f}")
+
+
+def threshold_failures(evaluation_uri: str) -> List[ThresholdFailure]:
+    """The thresholds TFMA's validation says the candidate failed."""
     result = tfma.load_validation_result(evaluation_uri)
-    lines = []
+    failures = []
     for per_slice in result.metric_validations_per_slice:
         for failure in per_slice.failures:
             threshold = failure.metric_threshold
-            if threshold.HasField("change_threshold"):
-                bound = (f"change vs baseline >= "
-                         f"{threshold.change_threshold.absolute.value:+.4f}")
-            else:
-                bound = f">= {threshold.value_threshold.lower_bound.value:.4f}"
-            what = "change" if failure.metric_key.is_diff else "value"
-            lines.append(f"{failure.metric_key.name} {what} {failure.metric_value.double_value.value:.4f}"
-                         f" failed threshold {bound}")
-    return lines
+            is_change = failure.metric_key.is_diff
+            bound = (threshold.change_threshold.absolute.value if is_change
+                     else threshold.value_threshold.lower_bound.value)
+            failures.append(ThresholdFailure(failure.metric_key.name, is_change,
+                                             failure.metric_value.double_value.value, bound))
+    return failures
+
+
+def failed_checks(evaluation_uri: str) -> List[str]:
+    """The thresholds the candidate failed, one readable line each."""
+    return [f.describe() for f in threshold_failures(evaluation_uri)]
 
 
 def _node_id(store: mlmd.MetadataStore, execution_id: int) -> str:
@@ -116,10 +151,64 @@ def run_ids(store: mlmd.MetadataStore) -> List[str]:
 def _run_executions(store, run_id: str) -> List[Tuple[str, metadata_store_pb2.Execution]]:
     ctx = store.get_context_by_type_and_name("pipeline_run", run_id)
     if ctx is None:
-        raise ValueError(f"no pipeline run '{run_id}' in ML Metadata")
+        raise MetadataError(f"no pipeline run '{run_id}' in ML Metadata")
     executions = sorted(store.get_executions_by_context(ctx.id),
                         key=lambda e: (e.create_time_since_epoch, e.id))
     return [(_node_id(store, e.id), e) for e in executions]
+
+
+def execution_error(execution: metadata_store_pb2.Execution) -> Optional[str]:
+    """The exception message TFX recorded for a failed execution (traceback stripped)."""
+    if _EXECUTION_RESULT not in execution.custom_properties:
+        return None
+    result = json.loads(execution.custom_properties[_EXECUTION_RESULT].string_value)
+    message = result.get("resultMessage", "")
+    starts = [m.start() for m in _ERROR_LINE.finditer(message)]
+    return message[starts[-1]:].strip() if starts else message.strip() or None
+
+
+def _failure_report(sqlite_path: str, node_id: str, execution_id: int) -> Optional[str]:
+    """The message a failed data gate left beside its outputs (ML Metadata is in the root)."""
+    path = data_gate.failure_report_path(
+        os.path.join(os.path.dirname(sqlite_path), node_id), execution_id)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return f.read().strip()
+
+
+def node_outputs(store: mlmd.MetadataStore, node_ids: Tuple[str, ...],
+                 type_name: str) -> List[metadata_store_pb2.Artifact]:
+    """Artifacts of ``type_name`` that the given pipeline nodes produced, oldest first."""
+    found = []
+    for ctx in store.get_contexts_by_type("node"):
+        if ctx.name.split(".", 1)[-1] not in node_ids:
+            continue
+        for execution in store.get_executions_by_context(ctx.id):
+            found += [a for a in _outputs(store, execution.id) if a.type == type_name]
+    return sorted({a.id: a for a in found}.values(), key=lambda a: a.id)
+
+
+def latest_model(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Artifact]:
+    """The Trainer's most recent Model artifact."""
+    models = node_outputs(store, ("Trainer",), "Model")
+    return models[-1] if models else None
+
+
+def latest_blessed_model(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Artifact]:
+    """The Model of the most recent blessing (what the pipeline's resolver compares against)."""
+    for blessing in reversed(node_outputs(store, ("Evaluator",), "ModelBlessing")):
+        props = blessing.custom_properties
+        if "blessed" in props and props["blessed"].int_value == 1:
+            [model] = store.get_artifacts_by_id([props["current_model_id"].int_value])
+            return model
+    return None
+
+
+def latest_examples(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Artifact]:
+    """ExampleGen's most recent Examples artifact (raw examples with train/eval splits)."""
+    examples = node_outputs(store, EXAMPLE_GEN_NODES, "Examples")
+    return examples[-1] if examples else None
 
 
 def run_outcome(sqlite_path: str, run_id: Optional[str] = None) -> RunOutcome:
@@ -127,16 +216,31 @@ def run_outcome(sqlite_path: str, run_id: Optional[str] = None) -> RunOutcome:
     store = open_store(sqlite_path)
     ids = run_ids(store)
     if not ids:
-        raise ValueError(f"no pipeline runs recorded in {sqlite_path}")
+        raise MetadataError(f"no pipeline runs recorded in {sqlite_path}")
     run_id = run_id or ids[-1]
+    if run_id not in ids:
+        raise MetadataError(f"no pipeline run '{run_id}' in {sqlite_path}; runs: {', '.join(ids)}")
     outcome = RunOutcome(run_id=run_id, components=[])
     for node_id, execution in _run_executions(store, run_id):
         seconds = max(0.0, (execution.last_update_time_since_epoch
                             - execution.create_time_since_epoch) / 1000.0)
+        outcome.started_ms = outcome.started_ms or execution.create_time_since_epoch
         outcome.components.append(ComponentRun(
             node_id, STATE_NAMES.get(execution.last_known_state, "?"), seconds))
+        if execution.last_known_state == metadata_store_pb2.Execution.FAILED:
+            error = execution_error(execution) or _failure_report(sqlite_path, node_id,
+                                                                  execution.id)
+            if error:
+                outcome.errors[node_id] = error
         for artifact in _outputs(store, execution.id):
             props = artifact.custom_properties
+            outcome.uris[f"{node_id}/{artifact.type}"] = artifact.uri
+            if node_id in EXAMPLE_GEN_NODES and artifact.type == "Examples" and "span" in props:
+                outcome.span = props["span"].int_value
+            if node_id == "Evaluator" and artifact.type == "ModelBlessing" \
+                    and evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY in props:
+                outcome.baseline_model_uri = props[
+                    evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY].string_value
             if node_id == "Trainer" and artifact.type == "Model":
                 outcome.model_uri = artifact.uri
             elif node_id == "Evaluator" and artifact.type == "ModelBlessing":
@@ -146,6 +250,7 @@ def run_outcome(sqlite_path: str, run_id: Optional[str] = None) -> RunOutcome:
             elif node_id == "Pusher" and artifact.type == "PushedModel":
                 if "pushed" in props and props["pushed"].int_value:
                     outcome.pushed_path = props["pushed_destination"].string_value
+                    outcome.pushed_version = props["pushed_version"].string_value
     if outcome.evaluation_uri:
         metrics = evaluation_metrics(outcome.evaluation_uri)
         outcome.metrics = metrics.get("candidate", {})

@@ -13,3 +13,6 @@ IMAGES_INPUT = "images"
 SCORES_OUTPUT = "scores"
 CLASS_IDS_OUTPUT = "class_ids"
 CLASSES_OUTPUT = "classes"
+
+# Written by run_fn into the ModelRun artifact: classes, example counts, per-phase history.
+TRAINING_HISTORY_FILE = "training_history.json"

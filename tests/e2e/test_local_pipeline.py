@@ -4,8 +4,12 @@ No mocks: LocalDagRunner, Beam DirectRunner, TFX components, ML Metadata (SQLite
 and the ImageNet EfficientNet-Lite0 backbone the demo exports.
 """
 
+import base64
 import glob
+import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 
@@ -109,6 +113,49 @@ def test_training_logs_and_compact_transformed_examples(first_run):
     assert 0 < transformed <= 2 * raw
 
 
+def test_gate_passes_with_the_pipelines_own_numbers(first_run, config_path, tmp_path):
+    """The gate re-runs the Evaluator: same model and data give the pipeline's accuracy."""
+    config, _, outcome = first_run
+    result = hubtune("gate", "--config", config_path, "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    assert gate["passed"] is True
+    model_id = metadata.latest_model(metadata.open_store(config.metadata_path)).id
+    assert gate["candidate"]["artifact_id"] == model_id
+    assert gate["baseline"]["source"] == "latest blessed"
+    assert gate["metrics"]["overall"]["sparse_categorical_accuracy"] == pytest.approx(
+        outcome.accuracy, abs=1e-6)
+    assert {c["name"]: c["passed"] for c in gate["checks"]} == {
+        "min_accuracy": True, "max_accuracy_drop": True}
+    summary = (tmp_path / "gate.md").read_text()
+    assert "PASSED" in summary and f"{outcome.accuracy:.4f}" in summary
+    assert "| defective |" in summary and "| functional |" in summary  # per-class accuracy
+
+
+def test_gate_fails_an_unreachable_threshold(first_run, config_path, tmp_path):
+    _, _, outcome = first_run
+    result = hubtune("gate", "--config", config_path, "--baseline", "none",
+                     "--set", "eval.min_accuracy=0.999", "--output-dir", str(tmp_path))
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "FAILED min_accuracy" in result.stderr
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    assert gate["passed"] is False and gate["baseline"] is None
+    [check] = gate["checks"]
+    assert check["passed"] is False and check["bound"] == 0.999
+    assert check["margin"] == pytest.approx(outcome.accuracy - 0.999, abs=1e-6)
+    summary = (tmp_path / "gate.md").read_text()
+    assert "FAILED" in summary and "**min_accuracy failed**" in summary
+    assert f"short by {0.999 - outcome.accuracy:.4f}" in summary
+
+
+def test_gate_cannot_evaluate_a_missing_candidate(config_path, tmp_path):
+    result = hubtune("gate", "--config", config_path, "--candidate", str(tmp_path / "nope"),
+                     "--output-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert "cannot evaluate" in result.stderr and "not a SavedModel" in result.stderr
+    assert not (tmp_path / "gate.json").exists()
+
+
 def test_unreachable_threshold_blocks_and_pushes_nothing(first_run, config_path):
     config, _, _ = first_run
     before = versions(config)
@@ -151,6 +198,74 @@ def test_bad_data_stops_before_training_and_names_the_examples(first_run, workdi
     ran = {c.node_id for c in metadata.run_outcome(config.metadata_path, last_run).components}
     assert "Transform" not in ran and "Trainer" not in ran
     assert versions(config) == before
+
+
+def test_status_matches_ml_metadata(first_run, config_path):
+    """After bless, block and bad-data runs: runs, states, times, versions, anomalies."""
+    config, _, _ = first_run
+    result = hubtune("status", "--config", config_path, "--json", "--runs", "10")
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = json.loads(result.stdout)
+    ids = metadata.run_ids(metadata.open_store(config.metadata_path))
+    assert [r["run_id"] for r in status["runs"]] == list(reversed(ids))
+    for run in status["runs"]:
+        outcome = metadata.run_outcome(config.metadata_path, run["run_id"])
+        assert [(c["node_id"], c["state"], c["seconds"]) for c in run["components"]] == \
+            [(c.node_id, c.state, c.seconds) for c in outcome.components]
+        assert run["blessed"] == outcome.blessed and run["accuracy"] == outcome.accuracy
+    newest, blocked, blessed = status["runs"][:3]
+    assert any("ENUM_TYPE_UNEXPECTED_STRING_VALUES" in a for a in newest["anomalies"])
+    assert blocked["blessed"] is False and blessed["blessed"] is True
+    assert status["latest_blessed"]["run_id"] == blessed["run_id"]
+    assert status["latest_blessed"]["metrics"]["overall"]["sparse_categorical_accuracy"] == \
+        blessed["accuracy"]
+    assert status["served_versions"] == versions(config) == [blessed["pushed_version"]]
+    table = hubtune("status", "--config", config_path).stdout
+    assert "NOT blessed" in table and "anomaly:" in table and blessed["run_id"] in table
+
+
+def test_report_of_the_blessed_run(first_run, config_path, tmp_path):
+    config, _, outcome = first_run
+    out = tmp_path / "report.html"
+    result = hubtune("report", "--config", config_path, "--run", outcome.run_id,
+                     "--output", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = out.read_text()
+    for section in ("summary", "decision", "components", "training", "evaluation", "data"):
+        assert f"<section id='{section}'>" in page
+    images = re.findall(r"<img alt='([^']+)' src='data:image/png;base64,([^']+)'>", page)
+    assert {alt for alt, _ in images} >= {"training curves", "confusion matrix"}
+    assert all(base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n" for _, data in images)
+    assert "src='http" not in page and "<script" not in page  # self-contained
+    assert f"{outcome.accuracy:.4f}" in page and "BLESSED" in page
+    assert outcome.pushed_path in page
+    for name, metrics in outcome.metrics.items():
+        assert f"<td>{name}</td>" in page and f"{metrics['sparse_categorical_accuracy']:.4f}" in page
+    history = json.load(open(os.path.join(outcome.uris["Trainer/ModelRun"],
+                                          features.TRAINING_HISTORY_FILE)))
+    for phase in history["phases"]:
+        assert f"<td>{phase['phase']}</td>" in page
+        assert f"{min(phase['history']['val_loss']):.4f}" in page
+    counts = {c.split("=", 1)[1]: int(m["example_count"]) for c, m in outcome.metrics.items()
+              if c != "overall"}
+    for label, n in counts.items():  # the eval split's label counts, from StatisticsGen
+        assert f"{label}: {n}" in page
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None,
+                    reason="needs headless Chromium (Debian package `chromium`)")
+def test_report_renders_in_headless_chromium(first_run, config_path, tmp_path):
+    """The report of the latest (bad-data) run, screenshotted: a real, non-blank page."""
+    out, shot = tmp_path / "report.html", tmp_path / "report.png"
+    assert hubtune("report", "--config", config_path, "--output", str(out)).returncode == 0
+    page = out.read_text()
+    assert "NO DECISION" in page and "ExampleValidator failed" in page and "cracked" in page
+    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                    "--window-size=1100,1400", f"--screenshot={shot}", f"file://{out}"],
+                   capture_output=True, timeout=120)
+    pixels = tf.io.decode_png(shot.read_bytes()).numpy()
+    assert pixels.shape[:2] == (1400, 1100)
+    assert (pixels < 128).mean() > 0.005  # text and tables drawn, not a blank page
 
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(

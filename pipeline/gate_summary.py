@@ -1,0 +1,91 @@
+"""The gate's outputs: ``gate.json`` for scripts and ``gate.md`` for a pull-request comment."""
+
+import dataclasses
+import json
+import os
+from typing import Dict, List, Optional
+
+from pipeline import eval_config, metadata
+from pipeline.gate import GateResult
+
+JSON_NAME = "gate.json"
+MARKDOWN_NAME = "gate.md"
+METRIC_LABELS = {eval_config.ACCURACY_METRIC: "accuracy",
+                 eval_config.LOSS_METRIC: "loss (cross-entropy)",
+                 "example_count": "examples"}
+
+
+def to_dict(result: GateResult) -> Dict:
+    return {
+        "passed": result.passed,
+        "candidate": dataclasses.asdict(result.candidate),
+        "baseline": dataclasses.asdict(result.baseline) if result.baseline else None,
+        "eval_data": result.eval_data,
+        "thresholds": result.thresholds,
+        "checks": [dict(dataclasses.asdict(c), margin=c.margin) for c in result.checks],
+        "metrics": result.metrics,
+        "baseline_metrics": result.baseline_metrics,
+        "notes": result.notes,
+    }
+
+
+def _fmt(value: Optional[float], signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{int(value):+d}" if signed else f"{int(value)}"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def class_slices(metrics: Dict[str, Dict[str, float]]) -> List[str]:
+    return sorted(s for s in metrics if s != metadata.OVERALL)
+
+
+def to_markdown(result: GateResult) -> str:
+    verdict = "✅ PASSED" if result.passed else "❌ FAILED"
+    lines = [f"## hubtune gate: {verdict}", ""]
+    base = result.baseline
+    lines += [f"- candidate: `{result.candidate.path}` ({result.candidate.source})",
+              f"- baseline: `{base.path}` ({base.source})" if base else "- baseline: none",
+              f"- eval data: `{result.eval_data}`"]
+    lines += [f"- note: {n}" for n in result.notes]
+    lines += ["", "| metric | candidate | baseline | change |", "|---|---:|---:|---:|"]
+    overall = result.metrics.get(metadata.OVERALL, {})
+    base_overall = result.baseline_metrics.get(metadata.OVERALL, {})
+    for key, label in METRIC_LABELS.items():
+        if key in overall:
+            b = base_overall.get(key)
+            change = None if b is None else overall[key] - b
+            lines.append(f"| {label} | {_fmt(overall[key])} | {_fmt(b)} | {_fmt(change, True)} |")
+    acc = eval_config.ACCURACY_METRIC
+    slices = class_slices(result.metrics)
+    if slices:
+        lines += ["", "Per-class accuracy:", "", "| class | examples | candidate | baseline |",
+                  "|---|---:|---:|---:|"]
+        for name in slices:
+            m, b = result.metrics[name], result.baseline_metrics.get(name, {})
+            lines.append(f"| {name.split('=', 1)[-1]} | {_fmt(m.get('example_count'))} | "
+                         f"{_fmt(m.get(acc))} | {_fmt(b.get(acc))} |")
+    lines += ["", "| check | value | bound | margin | result |", "|---|---:|---:|---:|---|"]
+    for c in result.checks:
+        signed = c.name == "max_accuracy_drop"
+        lines.append(f"| {c.name} ({METRIC_LABELS.get(c.metric, c.metric)}"
+                     f"{' change' if signed else ''}) | {_fmt(c.value, signed)} | "
+                     f"{_fmt(c.bound, signed)} | {_fmt(c.margin, True)} | "
+                     f"{'pass' if c.passed else '**FAIL**'} |")
+    for c in result.failures:
+        short = -(c.margin or 0.0)
+        lines += ["", f"**{c.name} failed**: {_fmt(c.value, c.name != 'min_accuracy')} against a "
+                  f"bound of {_fmt(c.bound, c.name != 'min_accuracy')}, short by {short:.4f}."]
+    return "\n".join(lines) + "\n"
+
+
+def write(result: GateResult, out_dir: str) -> Dict[str, str]:
+    os.makedirs(out_dir, exist_ok=True)
+    paths = {"json": os.path.join(out_dir, JSON_NAME),
+             "markdown": os.path.join(out_dir, MARKDOWN_NAME)}
+    with open(paths["json"], "w") as f:
+        json.dump(to_dict(result), f, indent=1)
+    with open(paths["markdown"], "w") as f:
+        f.write(to_markdown(result))
+    return paths

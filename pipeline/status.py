@@ -1,0 +1,117 @@
+"""``hubtune status``: recent runs, the latest blessed model and what is being served."""
+
+import dataclasses
+import datetime
+import os
+from typing import Dict, List, Optional
+
+from pipeline import config as config_lib
+from pipeline import metadata
+from pipeline.run_details import read_anomalies
+
+VALIDATOR = "ExampleValidator"
+
+
+@dataclasses.dataclass
+class RunStatus:
+    run_id: str
+    started: str
+    span: Optional[int]
+    components: List[Dict]  # node_id, state, seconds
+    blessed: Optional[bool]
+    accuracy: Optional[float]
+    pushed_version: Optional[str]
+    anomalies: List[str]  # TFDV anomalies and the data gate's error, if any
+
+
+@dataclasses.dataclass
+class Status:
+    pipeline_root: str
+    runs: List[RunStatus]
+    latest_blessed: Optional[Dict]  # run_id, model_uri, metrics (overall + per class)
+    served_versions: List[str]
+    serving_dir: str
+
+
+def _started(ms: int) -> str:
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def served_versions(serving_dir: str) -> List[str]:
+    """Complete numbered versions TF Serving would see (half-written ones are hidden)."""
+    if not os.path.isdir(serving_dir):
+        return []
+    return sorted((v for v in os.listdir(serving_dir) if v.isdigit()
+                   and os.path.exists(os.path.join(serving_dir, v, "saved_model.pb"))), key=int)
+
+
+def _run_status(outcome: metadata.RunOutcome) -> RunStatus:
+    anomalies = [f"{split}: {line}" for split, lines in
+                 read_anomalies(outcome.uris.get(f"{VALIDATOR}/ExampleAnomalies")).items()
+                 for line in lines]
+    if VALIDATOR in outcome.errors:
+        anomalies.append(outcome.errors[VALIDATOR])
+    return RunStatus(
+        run_id=outcome.run_id, started=_started(outcome.started_ms), span=outcome.span,
+        components=[dataclasses.asdict(c) for c in outcome.components],
+        blessed=outcome.blessed, accuracy=outcome.accuracy,
+        pushed_version=outcome.pushed_version, anomalies=anomalies)
+
+
+def collect(config: config_lib.Config, limit: int = 5) -> Status:
+    """Reads the last ``limit`` runs (newest first) from the pipeline's ML Metadata."""
+    if not os.path.exists(config.metadata_path):
+        raise metadata.MetadataError(f"no ML Metadata at {config.metadata_path}: the pipeline has not run "
+                         "with this config yet (`hubtune run --config ...`)")
+    ids = metadata.run_ids(metadata.open_store(config.metadata_path))
+    shown, latest_blessed = [], None
+    for run_id in reversed(ids):  # newest first; stop once both are found
+        outcome = metadata.run_outcome(config.metadata_path, run_id)
+        if len(shown) < limit:
+            shown.append(outcome)
+        if latest_blessed is None and outcome.blessed:
+            latest_blessed = outcome
+        if len(shown) >= limit and latest_blessed is not None:
+            break
+    blessed = None if latest_blessed is None else {
+        "run_id": latest_blessed.run_id, "model_uri": latest_blessed.model_uri,
+        "pushed_version": latest_blessed.pushed_version, "metrics": latest_blessed.metrics}
+    return Status(pipeline_root=config.pipeline_root,
+                  runs=[_run_status(o) for o in shown], latest_blessed=blessed,
+                  served_versions=served_versions(config.serving_model_dir),
+                  serving_dir=config.serving_model_dir)
+
+
+def _decision(run: RunStatus) -> str:
+    if run.blessed:
+        return "blessed" + (f", pushed v{run.pushed_version}" if run.pushed_version else "")
+    if run.blessed is False:
+        return "NOT blessed"
+    return "stopped" if any(c["state"] == "FAILED" for c in run.components) else "-"
+
+
+def format_table(status: Status) -> str:
+    """The human-readable view."""
+    lines = [f"pipeline root {status.pipeline_root}", "", "recent runs (newest first):"]
+    for run in status.runs:
+        acc = "" if run.accuracy is None else f"  accuracy {run.accuracy:.4f}"
+        span = "" if run.span is None else f"  span {run.span}"
+        lines.append(f"  {run.run_id}  {run.started}{span}  {_decision(run)}{acc}")
+        for c in run.components:
+            lines.append(f"      {c['node_id']:<32} {c['state']:<9} {c['seconds']:7.1f} s")
+        for anomaly in run.anomalies:
+            lines.append(f"      anomaly: {anomaly.splitlines()[0]}")
+            lines += [f"               {more}" for more in anomaly.splitlines()[1:6]]
+    lines.append("")
+    if status.latest_blessed:
+        b = status.latest_blessed
+        lines.append(f"latest blessed model: {b['model_uri']} (run {b['run_id']})")
+        for name, metrics in sorted(b["metrics"].items()):
+            shown = ", ".join(f"{k} {v:.4f}" if not float(v).is_integer() else f"{k} {int(v)}"
+                              for k, v in sorted(metrics.items()))
+            lines.append(f"    {name}: {shown}")
+    else:
+        lines.append("latest blessed model: none yet")
+    served = ", ".join(status.served_versions) or "none"
+    lines.append(f"versions in the serving directory {status.serving_dir}: {served}")
+    return "\n".join(lines)
