@@ -13,7 +13,7 @@ import tensorflow as tf
 from pipeline import config as config_lib
 from trainer_module import backbone as backbone_lib
 from trainer_module import model as model_lib
-from trainer_module import preprocessing, training
+from trainer_module import head_training, preprocessing
 
 EMBED_BATCH = 64
 
@@ -47,23 +47,21 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
     index = {c: i for i, c in enumerate(classes)}
     size = config.backbone.input_size
 
-    def dataset(split, shuffle):
+    def arrays(split):
         features = embed(handle, split[0], size)
         labels = np.array([index.get(l, -1) for l in split[1]])
         keep = labels >= 0
-        ds = tf.data.Dataset.from_tensor_slices((features[keep], labels[keep]))
-        if shuffle:
-            ds = ds.shuffle(len(labels), seed=config.train.seed)
-        return ds.batch(config.train.batch_size)
+        return features[keep], labels[keep]
 
     tf.keras.utils.set_random_seed(config.train.seed)
-    train_ds, eval_ds = dataset(train, True), dataset(evaluation, False)
-    head = model_lib.build_head(int(train_ds.element_spec[0].shape[-1]), len(classes),
-                                config.head)
-    training.fit_phase(f"compare_{os.path.basename(log_dir)}", head, head.trainable_variables, config.train.head_learning_rate,
-                       config.train.head_epochs, train_ds, eval_ds, log_dir,
-                       config.train.early_stopping_patience)
-    return float(head.evaluate(eval_ds, verbose=0, return_dict=True)["accuracy"])
+    train_xy, eval_xy = arrays(train), arrays(evaluation)
+    head = model_lib.build_head(train_xy[0].shape[-1], len(classes), config.head)
+    t = config.train
+    result = head_training.fit_head_on_features(
+        f"compare_{os.path.basename(log_dir)}", head, train_xy, eval_xy, t.head_learning_rate,
+        t.head_epochs, t.batch_size, t.early_stopping_patience, t.seed, log_dir)
+    best = int(np.argmin(result.history["val_loss"]))  # the restored epoch
+    return result.history["val_accuracy"][best]
 
 
 def compare(config: config_lib.Config, handles: Dict[str, str], log_dir: str) -> Dict[str, float]:

@@ -4,7 +4,7 @@ Steps per epoch come from the data itself (a finite dataset per epoch), never
 from a hard-coded dataset size.
 """
 
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -51,11 +51,13 @@ def transformed_records(file_patterns: Iterable[str], split: str) -> tf.data.Dat
 
 
 def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
-                  training: bool, cache: bool = True) -> tf.data.Dataset:
+                  training: bool, cache: bool = True,
+                  select: Optional[np.ndarray] = None) -> tf.data.Dataset:
     """(images [b, s, s, 3] in [0, 1], class ids [b]) batches.
 
     ``training`` shuffles and augments; ``cache`` keeps decoded images in memory
-    for later epochs (not worth it for a single pass).
+    for later epochs (not worth it for a single pass); ``select`` (a boolean per
+    record, in record order) keeps only those records, before any decoding.
     """
     size = config.backbone.input_size
     spec = {features.IMAGE_XF: feature_spec[features.IMAGE_XF],
@@ -66,7 +68,11 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
         image = preprocessing.decode_image(tf.reshape(parsed[features.IMAGE_XF], []), size)
         return image, tf.reshape(parsed[features.LABEL_XF], [])
 
-    ds = transformed_records(file_patterns, split).map(parse, num_parallel_calls=AUTOTUNE)
+    ds = transformed_records(file_patterns, split)
+    if select is not None:
+        keep = tf.constant(select, tf.bool)
+        ds = ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
     if cache:
         ds = ds.cache()
     if training:
@@ -89,12 +95,3 @@ def first_images(file_patterns: Iterable[str], split: str, count: int) -> List[b
     spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
     return [tf.io.parse_single_example(r, spec)[features.IMAGE_XF].numpy()
             for r in transformed_records(file_patterns, split).take(count)]
-
-
-def feature_dataset(features: np.ndarray, labels: np.ndarray, batch_size: int,
-                    training: bool, seed: int) -> tf.data.Dataset:
-    """(features, class ids) batches from arrays held in memory."""
-    ds = tf.data.Dataset.from_tensor_slices((features, labels))
-    if training:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import tensorflow_transform as tft
 import tf_keras as keras
@@ -9,9 +10,8 @@ from absl import logging
 
 from pipeline import config as config_lib
 from trainer_module import backbone as backbone_lib
-from trainer_module import data, embeddings, export, features, model, training, warmup
-
-HISTORY_FILE = "training_history.json"
+from trainer_module import (data, embedding_cache, export, features, model, training,
+                            warm_start, warmup)
 
 
 def run_fn(fn_args) -> None:
@@ -44,22 +44,33 @@ def run_fn(fn_args) -> None:
         head = model.build_head(model.feature_dim(backbone, config.backbone.input_size),
                                 len(names), config.head)
         classifier = model.build_classifier(backbone, head, config.backbone.input_size)
-        cached = None
+        if config.train.warm_start:
+            warm_start.load_head(head, fn_args.base_model)
+        cached, embedding = None, {}
         if config.train.cache_embeddings:
-            cached = tuple(
-                data.feature_dataset(*embeddings.embed(backbone, data.image_dataset(
-                    files[split], split, feature_spec, config, training=False, cache=False)),
-                    config.train.batch_size, training=split == "train", seed=config.train.seed)
-                for split in ("train", "eval"))
+            store = embedding_cache.EmbeddingCache(
+                config.train.embedding_cache_dir
+                or os.path.join(fn_args.model_run_dir, "embedding_cache"),
+                embedding_cache.cache_key(config.backbone.handle, config.backbone.input_size))
+            arrays = []
+            for split in ("train", "eval"):
+                started = time.perf_counter()
+                feats, labels, embedded = embedding_cache.embed_split(
+                    backbone, store, files[split], split, feature_spec, config)
+                arrays.append((feats, labels))
+                embedding[split] = {"examples": len(labels), "embedded": embedded,
+                                    "seconds": time.perf_counter() - started}
+            cached = tuple(arrays)
         results = training.train_two_phases(classifier, head, backbone, images, config.train,
                                             fn_args.model_run_dir, features=cached)
 
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
-    with open(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({"classes": names, "examples": counts,
+    with open(os.path.join(fn_args.model_run_dir, features.TRAINING_HISTORY_FILE), "w") as f:
+        json.dump({"classes": names, "examples": counts, "embedding": embedding,
                    "phases": [r.__dict__ for r in results]}, f, indent=1)
     export.export_serving_model(classifier, tf_transform_output, config,
                                 fn_args.serving_model_dir)
+    warm_start.save_head(head, fn_args.serving_model_dir)
     warmup.write_warmup_requests(
         fn_args.serving_model_dir,
         data.first_images(files["eval"], "eval", warmup.WARMUP_EXAMPLES), config.data)

@@ -1,36 +1,19 @@
 """The two training phases: head on a frozen backbone, then fine-tuning its top.
 
-Both phases go through ``fit_phase``, which takes any model and the variables it
-may update, so phase 1 can equally train the bare head on cached embeddings.
+Keras ``fit_phase`` takes any model and the variables it may update (phase 2, and
+phase 1 on images); phase 1 on cached embeddings uses ``head_training``'s compiled loop.
 """
 
-import dataclasses
-import logging
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tf_keras as keras
 
 from pipeline import config as config_lib
+from trainer_module import head_training
 from trainer_module import model as model_lib
-
-PHASE_HEAD = "phase1_head"
-PHASE_FINETUNE = "phase2_finetune"
-LOGGER = logging.getLogger("hubtune")
-
-
-@dataclasses.dataclass
-class PhaseResult:
-    phase: str
-    epochs_run: int
-    history: Dict[str, List[float]]
-    trained_variables: int
-    kept: bool = True  # False when phase 2 did not beat phase 1 and was rolled back
-
-    @property
-    def best_val_loss(self) -> float:
-        return min(self.history["val_loss"])
+from trainer_module.phases import LOGGER, PHASE_FINETUNE, PHASE_HEAD, PhaseResult  # noqa: F401
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -85,18 +68,23 @@ def train_two_phases(classifier: model_lib.SelectiveTrainingModel,
                      head: model_lib.SelectiveTrainingModel, backbone: keras.layers.Layer,
                      images: Tuple[tf.data.Dataset, tf.data.Dataset],
                      train: config_lib.TrainConfig, log_dir: str,
-                     features: Optional[Tuple[tf.data.Dataset, tf.data.Dataset]] = None
-                     ) -> List[PhaseResult]:
+                     features: Optional[Tuple[Tuple, Tuple]] = None) -> List[PhaseResult]:
     """Phase 1 trains the head only; phase 2 also the top ``finetune_fraction`` of the backbone.
 
-    ``images`` and ``features`` are (train, eval) datasets.  With ``features``
-    (frozen-backbone embeddings computed once), phase 1 trains the bare head on
-    them; otherwise it runs the frozen backbone on every image every epoch.
+    ``images`` are (train, eval) datasets.  With ``features`` (((x, y), (x, y))
+    arrays of frozen-backbone embeddings computed once), phase 1 trains the bare
+    head on them in one compiled loop; otherwise it runs the frozen backbone on
+    every image every epoch.
     """
-    phase1_model, (train1, eval1) = (head, features) if features else (classifier, images)
-    results = [fit_phase(PHASE_HEAD, phase1_model, head.trainable_variables,
-                         train.head_learning_rate, train.head_epochs, train1, eval1,
-                         log_dir, train.early_stopping_patience)]
+    if features:
+        results = [head_training.fit_head_on_features(
+            PHASE_HEAD, head, features[0], features[1], train.head_learning_rate,
+            train.head_epochs, train.batch_size, train.early_stopping_patience, train.seed,
+            log_dir)]
+    else:
+        results = [fit_phase(PHASE_HEAD, classifier, head.trainable_variables,
+                             train.head_learning_rate, train.head_epochs, images[0], images[1],
+                             log_dir, train.early_stopping_patience)]
     top = model_lib.top_backbone_variables(backbone, train.finetune_fraction)
     if top and train.finetune_epochs > 0:
         before = classifier.get_weights()

@@ -1,0 +1,141 @@
+"""A content-addressed store of frozen-backbone embeddings, shared by Trainer runs.
+
+Where the cache lives, and why: inside ``run_fn``, in a folder beside the pipeline
+(``train.embedding_cache_dir``, default ``<pipeline_root>/embedding_cache``), not
+as a component whose output ML Metadata caches.  A component's cache is all or
+nothing per input artifact: a retraining run on a new span (or a rolling window of
+spans) gets a new Examples artifact and would embed every image again.  Keyed per
+example instead, a run embeds only images it has never seen with this backbone,
+and a Trainer re-run for a head or learning-rate change embeds nothing.
+
+Keys: the folder is the backbone's identity (its SavedModel fingerprint checksum),
+the input size and the cache format, so a changed backbone never reuses stale
+features; inside it, each example is keyed by the 64-bit fingerprint of its
+encoded image bytes.  Parts are written to a temporary name and renamed, so a
+crashed run never leaves a half-written part behind.
+"""
+
+import hashlib
+import io
+import os
+import time
+import uuid
+from typing import Iterable, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_hub as hub
+from absl import logging
+
+from trainer_module import data, embeddings, features
+
+FORMAT_VERSION = 1
+PART_PATTERN = "part-*.npz"
+KEY_BATCH = 512
+
+
+def backbone_identity(handle: str) -> str:
+    """A checksum of the SavedModel behind a hub handle or local path."""
+    path = handle if tf.io.gfile.isdir(handle) else hub.resolve(handle)
+    try:
+        return f"{tf.saved_model.experimental.read_fingerprint(path).saved_model_checksum:x}"
+    except Exception:  # noqa: BLE001 - SavedModels written before TF 2.12 have no fingerprint
+        digest = hashlib.sha256()
+        for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
+            with tf.io.gfile.GFile(os.path.join(path, name), "rb") as f:
+                digest.update(f.read())
+        return digest.hexdigest()[:16]
+
+
+def cache_key(handle: str, input_size: int) -> str:
+    return f"{backbone_identity(handle)}-{input_size}px-v{FORMAT_VERSION}"
+
+
+def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(uint64 fingerprints of the encoded images, class ids), in record order; no decoding."""
+    spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
+            features.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
+
+    def keys_and_labels(records):
+        parsed = tf.io.parse_example(records, spec)
+        keys = tf.bitcast(tf.fingerprint(parsed[features.IMAGE_XF]), tf.uint64)
+        return keys, parsed[features.LABEL_XF]
+
+    ds = data.transformed_records(file_patterns, split).batch(KEY_BATCH).map(
+        keys_and_labels, num_parallel_calls=data.AUTOTUNE)
+    keys, labels = [], []
+    for k, lab in ds.prefetch(data.AUTOTUNE):
+        keys.append(k.numpy())
+        labels.append(lab.numpy())
+    if not keys:
+        raise data.EmptySplitError(f"the {split} split is empty after Transform")
+    return np.concatenate(keys), np.concatenate(labels)
+
+
+class EmbeddingCache:
+    """Sorted (key, feature) arrays loaded from ``<root>/<cache key>/part-*.npz``."""
+
+    def __init__(self, root: str, key: str):
+        self.folder = os.path.join(root, key)
+        self.keys = np.zeros([0], np.uint64)
+        self.features = None
+        self._load()
+
+    def _load(self) -> None:
+        keys, feats = [], []
+        for path in sorted(tf.io.gfile.glob(os.path.join(self.folder, PART_PATTERN))):
+            try:
+                with tf.io.gfile.GFile(path, "rb") as f:
+                    part = np.load(io.BytesIO(f.read()))
+                    part_keys, part_feats = part["keys"], part["features"]
+                keys.append(part_keys)
+                feats.append(part_feats)
+            except Exception as e:  # noqa: BLE001 - an unreadable part is recomputed, not fatal
+                logging.warning("hubtune: ignoring unreadable embedding cache part %s: %s",
+                                path, e)
+        if keys:
+            self.keys, first = np.unique(np.concatenate(keys), return_index=True)
+            self.features = np.concatenate(feats)[first]
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each key in ``self.features``, or -1 when it is not cached."""
+        if not len(self.keys):
+            return np.full(len(keys), -1)
+        pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, pos, -1)
+
+    def add(self, keys: np.ndarray, feats: np.ndarray) -> None:
+        """Writes a new part atomically and merges it into memory."""
+        keys, first = np.unique(keys, return_index=True)
+        feats = feats[first]
+        tf.io.gfile.makedirs(self.folder)
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.npz"
+        tmp = os.path.join(self.folder, f".{name}.incomplete")
+        buffer = io.BytesIO()  # zip needs a seekable file; gs:// GFiles are not
+        np.savez(buffer, keys=keys, features=feats)
+        with tf.io.gfile.GFile(tmp, "wb") as f:
+            f.write(buffer.getvalue())
+        tf.io.gfile.rename(tmp, os.path.join(self.folder, name), overwrite=True)
+        all_keys = np.concatenate([self.keys, keys])
+        all_feats = feats if self.features is None else np.concatenate([self.features, feats])
+        self.keys, first = np.unique(all_keys, return_index=True)
+        self.features = all_feats[first]
+
+
+def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feature_spec,
+                config) -> Tuple[np.ndarray, np.ndarray, int]:
+    """(features, class ids, images embedded now) for a split; cached examples are reused."""
+    keys, labels = example_keys(file_patterns, split)
+    rows = cache.lookup(keys)
+    missing = rows < 0
+    embedded = 0
+    if missing.any():
+        images = data.image_dataset(file_patterns, split, feature_spec, config, training=False,
+                                    cache=False, select=missing)
+        new_features, _ = embeddings.embed(backbone, images)
+        cache.add(keys[missing], new_features)
+        embedded = int(missing.sum())
+        rows = cache.lookup(keys)
+    logging.info("hubtune: %s split: %d embeddings reused, %d computed (cache %s)", split,
+                 len(keys) - embedded, embedded, cache.folder)
+    return cache.features[rows], labels, embedded
