@@ -7,10 +7,11 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv demo test test-unit test-e2e bench bench-serving clean-demo
+.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving clean-demo
 
 # The venv is rebuilt only when the pin files or setup.py change.
-$(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/constraints.txt setup.py
+$(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/image.txt \
+    requirements/constraints.txt setup.py
 	@PY310=$$(scripts/find_python310.sh) || exit 1; \
 	  [ -x $(PY) ] || { echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); }
 	@echo "installing the pinned TFX 1.16 stack into $(VENV) (first time: ~4 minutes, 3.2 GB)"
@@ -38,7 +39,13 @@ test-e2e: venv
 	$(PY) -m pytest tests/e2e
 
 # Benchmarks print ratios measured side by side and append to benchmarks/RESULTS.md.
-bench: bench-serving
+bench: bench-head bench-pipeline bench-serving
+
+bench-head: venv
+	$(PY) benchmarks/head_bench.py
+
+bench-pipeline: venv
+	$(PY) benchmarks/pipeline_bench.py
 
 bench-serving: venv
 	$(PY) benchmarks/serving_bench.py

@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.9,<3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
                                     "trainer_module", "trainer_module.*", "serving",
-                                    "serving.*", "kubeflow", "kubeflow.*"]),
+                                    "serving.*"]),
     # Exact pins live in requirements/*.txt (installed by `make venv`); these are
     # the direct dependencies, left unpinned so the constraints file decides.
     install_requires=[

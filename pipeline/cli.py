@@ -1,6 +1,7 @@
 """The ``hubtune`` command line: thin argument parsing over the library."""
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -44,7 +45,29 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_demo_spans(args) -> int:
+    """Demo data arriving in ``--spans`` spans: one retraining run each, then a table."""
+    from pipeline import console
+    workdir = os.path.join(os.path.abspath(args.workdir), f"spans-{args.spans}")
+    log_path = _log_path(os.path.join(workdir, "pipeline_root"))
+    print(f"hubtune demo, {args.spans} arriving spans, in {workdir} (full logs: {log_path})")
+    with console.quiet_console(log_path, args.verbose) as out:
+        from pipeline import spans_demo
+        from pipeline.local_runner import run_local
+
+        def run(config):
+            outcome = run_local(config)
+            _print_outcome(outcome, config, out)
+            return outcome
+
+        results = spans_demo.run_spans(workdir, args.spans, args.limit, args.set, run, out)
+        print("\n" + spans_demo.format_table(results), file=out)
+    return 0
+
+
 def cmd_demo(args) -> int:
+    if args.spans:
+        return cmd_demo_spans(args)
     from pipeline import console
     started = time.time()
     workdir = os.path.abspath(args.workdir)
@@ -108,6 +131,135 @@ def _demo_serving(config, pairs, workdir: str, out) -> None:
               f"{gc.decode():<11} (p={max(gs):.3f})", file=out)
 
 
+def cmd_gate(args) -> int:
+    """Exit 0: passes; 1: fails a threshold; 2: could not evaluate (reason on stderr)."""
+    from pipeline import console
+    os.makedirs(args.output_dir, exist_ok=True)
+    log_path = os.path.join(args.output_dir, "gate.log")
+    result, error = None, None
+    with console.quiet_console(log_path, args.verbose) as out:
+        from pipeline import gate as gate_lib
+        from pipeline import gate_summary
+        try:
+            config = config_lib.load(args.config, args.set)
+            print(f"evaluating (full logs: {log_path}) ...", file=out)
+            result = gate_lib.evaluate(config, args.candidate, args.baseline, args.eval_data)
+        except (gate_lib.GateError, config_lib.ConfigError, OSError) as e:
+            error = str(e)
+        if result is not None:
+            paths = gate_summary.write(result, args.output_dir)
+            print(gate_summary.to_markdown(result), file=out)
+            print(f"wrote {paths['json']} and {paths['markdown']}", file=out)
+    if error is not None:
+        print(f"hubtune gate: cannot evaluate: {error}", file=sys.stderr)
+        return gate_lib.ERROR
+    for c in result.failures:
+        print(f"hubtune gate: FAILED {c.name}: {c.value:.4f} vs bound {c.bound:.4f} "
+              f"(short by {-c.margin:.4f})", file=sys.stderr)
+    return gate_lib.PASSED if result.passed else gate_lib.FAILED
+
+
+def metadata_errors():
+    from pipeline.metadata import MetadataError
+    return MetadataError
+
+
+def _quiet_tensorflow() -> None:
+    """report/status print their own output: keep TF's C++ and Python chatter off it."""
+    import logging
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_report(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    from pipeline import report, run_details
+    run_id = None if args.run == "latest" else args.run
+    html_text = report.render(run_details.run_details(config.metadata_path, run_id), config)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w") as f:
+        f.write(html_text)
+    print(f"wrote {args.output} ({len(html_text) / 1024:.0f} KiB, self-contained)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    import dataclasses
+    import json
+    from pipeline import status
+    state = status.collect(config, limit=args.runs)
+    print(json.dumps(dataclasses.asdict(state), indent=1) if args.json
+          else status.format_table(state))
+    return 0
+
+
+def cmd_compile(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    from pipeline import kubeflow_runner
+    try:
+        job = kubeflow_runner.compile_pipeline(config, args.output)
+    except kubeflow_runner.CompileError as e:
+        print(f"hubtune compile: {e}", file=sys.stderr)
+        return 2
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    print(f"wrote {args.output}: KFP v2 pipeline '{job['displayName']}' with {len(tasks)} tasks, "
+          f"image {config.kubeflow.image}, pipeline root {config.kubeflow.pipeline_root}")
+    print(f"submit: hubtune submit --config {args.config} --pipeline {args.output} "
+          "--target kfp|vertex   (schedule: hubtune schedule ... --cron '0 3 * * *')")
+    return 0
+
+
+def _submit(args, cron=None) -> int:
+    config = config_lib.load(args.config, args.set)
+    from pipeline import submission
+    kf = config.kubeflow
+    try:
+        job = submission.load_job(args.pipeline)
+        if args.target == "kfp":
+            if not kf.kfp_host:
+                raise submission.SubmissionError(
+                    "'kubeflow.kfp_host' is empty: set the KFP API address (e.g. "
+                    "http://localhost:8080 after `kubectl port-forward -n kubeflow "
+                    "svc/ml-pipeline-ui 8080:80`)")
+            client = submission.KfpClient(kf.kfp_host, os.environ.get("KFP_TOKEN"))
+            answer = (client.create_recurring_run(job, kf.pipeline_root, cron) if cron
+                      else client.create_run(job, kf.pipeline_root))
+        else:
+            if not kf.vertex_project:
+                raise submission.SubmissionError("'kubeflow.vertex_project' is empty")
+            client = submission.VertexClient(kf.vertex_project, kf.vertex_region)
+            sa = kf.service_account or None
+            answer = (client.create_schedule(job, kf.pipeline_root, cron, sa) if cron
+                      else client.create_pipeline_job(job, kf.pipeline_root, sa))
+    except submission.SubmissionError as e:
+        print(f"hubtune: {e}", file=sys.stderr)
+        print(submission.manual_instructions(args.target, args.pipeline, kf, cron),
+              file=sys.stderr)
+        return 1
+    what = f"recurring run ({cron})" if cron else "run"
+    print(f"created {args.target} {what}: {json.dumps(answer)[:500]}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    return _submit(args)
+
+
+def cmd_schedule(args) -> int:
+    from pipeline import submission
+    try:
+        submission.check_cron(args.cron)
+    except submission.SubmissionError as e:
+        print(f"hubtune schedule: {e}", file=sys.stderr)
+        return 2
+    return _submit(args, cron=args.cron)
+
+
 def cmd_backbone_export(args) -> int:
     from trainer_module import backbone
     path = backbone.export_efficientnet_lite0(args.out, weights=args.weights, seed=args.seed)
@@ -144,11 +296,11 @@ def cmd_serve(args) -> int:
           f"model '{args.model_name}' from {args.model_base_path}, REST "
           f"http://{args.host}:{server.rest_port}, gRPC {args.host}:{server.grpc_port}",
           flush=True)
+    stop = []  # the handler goes in first: a SIGTERM right after the ports open must stop us
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     ready = server.start(wait_seconds=0)
     if not ready:
         print("no version AVAILABLE yet; polling for versions ...", flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:
         while not stop:
             time.sleep(0.5)
@@ -178,14 +330,18 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set train.head_epochs=3")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubtune", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run the pipeline locally on a config file")
-    run.add_argument("--config", required=True, help="YAML config file")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a config key, e.g. --set train.head_epochs=3")
+    _config_options(run)
     run.add_argument("--verbose", action="store_true",
                      help="stream TFX/Beam/TF logs instead of writing them to the log file")
     run.set_defaults(func=cmd_run)
@@ -196,7 +352,52 @@ def build_parser() -> argparse.ArgumentParser:
                       help="use a stratified subset of this many images")
     demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     demo.add_argument("--verbose", action="store_true")
+    demo.add_argument("--spans", type=int, default=0, help="split the data into N spans "
+                      "that arrive one by one: a retraining run per span, then a table")
     demo.set_defaults(func=cmd_demo)
+
+    gate = sub.add_parser(
+        "gate", help="CI model gate: evaluate a candidate against a baseline with the "
+        "pipeline's own Evaluator thresholds (exit 0 pass, 1 fail, 2 cannot evaluate)")
+    _config_options(gate)
+    gate.add_argument("--candidate", default=None, help="SavedModel folder (default: the "
+                      "latest model the pipeline trained)")
+    gate.add_argument("--baseline", default="latest-blessed",
+                      help="latest-blessed (default), none, or a SavedModel folder")
+    gate.add_argument("--eval-data", default=None, help="glob of TFRecord files of raw "
+                      "tf.Examples (default: the eval split of the pipeline's latest run)")
+    gate.add_argument("--output-dir", default=".", help="where gate.json and gate.md go")
+    gate.add_argument("--verbose", action="store_true")
+    gate.set_defaults(func=cmd_gate)
+
+    report = sub.add_parser("report", help="one self-contained HTML report of a pipeline run")
+    _config_options(report)
+    report.add_argument("--run", default="latest", help="latest (default) or a run id "
+                        "(see `hubtune status`)")
+    report.add_argument("--output", default="report.html")
+    report.set_defaults(func=cmd_report)
+
+    status = sub.add_parser("status", help="recent runs, the latest blessed model and the "
+                            "served versions, from ML Metadata")
+    _config_options(status)
+    status.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=cmd_status)
+
+    comp = sub.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines 2.x / "
+                          "Vertex AI (KubeflowV2DagRunner, KFP v2 JSON)")
+    _config_options(comp)
+    comp.add_argument("--output", default="pipeline.json")
+    comp.set_defaults(func=cmd_compile)
+    for name, helptext in (("submit", "start one run of a compiled pipeline"),
+                           ("schedule", "create a recurring run (KFP) / schedule (Vertex)")):
+        p = sub.add_parser(name, help=helptext)
+        _config_options(p)
+        p.add_argument("--pipeline", default="pipeline.json", help="from `hubtune compile`")
+        p.add_argument("--target", choices=("kfp", "vertex"), required=True)
+        if name == "schedule":
+            p.add_argument("--cron", required=True, help="5-field cron, e.g. '0 3 * * *'")
+        p.set_defaults(func=cmd_submit if name == "submit" else cmd_schedule)
 
     bb = sub.add_parser("backbone", help="backbone tools")
     bb_sub = bb.add_subparsers(dest="backbone_command", required=True)
@@ -214,8 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     from serving import settings
     assets = sub.add_parser("serving-assets", help="write TF Serving deployment files "
                             "(models.config, batching, monitoring, docker-compose, Kubernetes)")
-    assets.add_argument("--config", required=True)
-    assets.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    _config_options(assets)
     assets.add_argument("--out", required=True, help="folder to write them to")
     assets.set_defaults(func=cmd_serving_assets)
 
@@ -260,6 +460,9 @@ def main(argv=None) -> int:
         return args.func(args)
     except config_lib.ConfigError as e:
         print(f"hubtune: config error: {e}", file=sys.stderr)
+        return 2
+    except metadata_errors() as e:  # no such run, no ML Metadata yet
+        print(f"hubtune: {e}", file=sys.stderr)
         return 2
     except Exception as e:  # noqa: BLE001 - surface known pipeline failures plainly
         from pipeline.local_runner import PipelineRunError

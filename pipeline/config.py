@@ -22,6 +22,7 @@ CUSTOM_CONFIG_KEY = "hubtune_config"
 TRANSFORM_SECTIONS = ("data",)
 TRAINER_SECTIONS = ("data", "backbone", "head", "train")
 ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving")
+EMBEDDING_CACHE_DIR = "embedding_cache"
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 
 
@@ -48,6 +49,10 @@ class DataConfig:
     image_key: str = "image"
     label_key: str = "label"
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
+    span_window: int = 1            # with {SPAN} in train/eval: train on the last N spans
+
+
+SPAN = "{SPAN}"
 
 
 @dataclasses.dataclass
@@ -82,6 +87,8 @@ class TrainConfig:
     early_stopping_patience: int = 2
     seed: int = 42
     cache_embeddings: bool = True    # phase 1 on frozen features computed once (no augmentation)
+    embedding_cache_dir: str = ""    # shared across runs; "" = <pipeline_root>/embedding_cache
+    warm_start: bool = False         # head starts from the last blessed model's head
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
 
 
@@ -98,6 +105,24 @@ class ServingConfig:
 
 
 @dataclasses.dataclass
+class KubeflowConfig:
+    """Where and how the compiled pipeline runs on Kubeflow Pipelines / Vertex AI."""
+    image: str = ""                  # the pipeline image built from kubeflow/Dockerfile
+    pipeline_root: str = ""          # gs://bucket/path (replaces pipeline_root remotely)
+    serving_dir: str = ""            # gs://bucket/path (replaces serving.base_dir remotely)
+    beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    display_name: str = ""
+    trainer_cpu: float = 0.0         # 0 = the orchestrator's default
+    trainer_memory_gb: float = 0.0
+    trainer_gpu_type: str = "NVIDIA_TESLA_T4"
+    trainer_gpu_count: int = 0
+    kfp_host: str = ""               # e.g. http://localhost:8080 (kubectl port-forward)
+    vertex_project: str = ""
+    vertex_region: str = "us-central1"
+    service_account: str = ""
+
+
+@dataclasses.dataclass
 class Config:
     pipeline_name: str = "hubtune"
     pipeline_root: str = "pipeline_root"
@@ -108,6 +133,7 @@ class Config:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     @property
     def metadata_path(self) -> str:
@@ -117,6 +143,11 @@ class Config:
     def serving_model_dir(self) -> str:
         """Where TF Serving's model base path points: ``<base_dir>/<model_name>``."""
         return os.path.join(self.serving.base_dir, self.serving.model_name)
+
+    @property
+    def embedding_cache_path(self) -> str:
+        return self.train.embedding_cache_dir or os.path.join(self.pipeline_root,
+                                                              EMBEDDING_CACHE_DIR)
 
     def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
@@ -287,6 +318,11 @@ def _validate_data(c: Config) -> None:
     _require(p.height > 0 and p.width > 0, "'data.pixels.height' and 'width' must be positive")
     _require(p.channels in (1, 3), "'data.pixels.channels' must be 1 or 3")
     _require(p.max_value > p.min_value, "'data.pixels.max_value' must exceed 'min_value'")
+    _require(d.span_window >= 1, "'data.span_window' must be at least 1")
+    spans = [k for k in ("train", "eval") if SPAN in (getattr(d, k) or "")]
+    _require(not d.eval or len(spans) in (0, 2),
+             "'data.train' and 'data.eval' must both contain {SPAN} or neither")
+    _require(d.span_window == 1 or spans, "'data.span_window' > 1 needs {SPAN} in 'data.train'")
 
 
 def _validate_backbone(c: Config) -> None:
@@ -340,13 +376,16 @@ def image_folder_pattern(folder: str) -> str:
 
 
 def data_files(pattern: str, data_format: str) -> List[str]:
-    """Files a ``data.train``/``data.eval`` value names (a folder means all files in it)."""
+    """Files a ``data.train``/``data.eval`` value names (a folder means all files in it;
+    ``{SPAN}`` matches every span)."""
+    pattern = pattern.replace(SPAN, "*")
     if data_format == "image_folder":
         return sorted(p for p in glob.glob(image_folder_pattern(pattern))
                       if p.lower().endswith(IMAGE_EXTENSIONS))
-    if os.path.isdir(pattern):
-        pattern = os.path.join(pattern, "*")
-    return sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+    files = []
+    for match in glob.glob(pattern):
+        files += glob.glob(os.path.join(match, "*")) if os.path.isdir(match) else [match]
+    return sorted(p for p in files if os.path.isfile(p))
 
 
 def check_paths(c: Config) -> None:
@@ -355,7 +394,7 @@ def check_paths(c: Config) -> None:
         value = getattr(c.data, key)
         if not value or is_remote(value):
             continue
-        if c.data.format == "image_folder" and not os.path.isdir(value):
+        if c.data.format == "image_folder" and SPAN not in value and not os.path.isdir(value):
             raise ConfigError(f"'data.{key}': folder not found: {value} (image_folder data "
                               "is a folder with one sub-folder of images per class)")
         if not data_files(value, c.data.format):

@@ -116,16 +116,18 @@ def prepare_backbone(path: str, weights: str = "imagenet") -> str:
     return path
 
 
-def demo_config(workdir: str, limit: Optional[int] = None,
-                overrides=()) -> config_lib.Config:
-    """Prepares data and backbone under ``workdir`` and returns the demo config."""
+def demo_config(workdir: str, limit: Optional[int] = None, overrides=(),
+                data_folders: Optional[Dict[str, str]] = None) -> config_lib.Config:
+    """Prepares data (unless ``data_folders`` are given) and backbone under ``workdir``
+    and returns the demo config."""
     workdir = os.path.abspath(workdir)
-    paths = prepare_data(os.path.join(workdir, "data" if limit is None else f"data-{limit}"),
-                         limit)
+    if data_folders is None:
+        paths = prepare_data(os.path.join(workdir, "data" if limit is None else f"data-{limit}"),
+                             limit)
+        data_folders = {split: os.path.dirname(path) for split, path in paths.items()}
     raw = yaml.safe_load(yaml.safe_dump(DEMO_SETTINGS))
     raw["pipeline_root"] = os.path.join(workdir, "pipeline_root")
-    raw["data"].update({"train": os.path.dirname(paths["train"]),
-                        "eval": os.path.dirname(paths["eval"])})
+    raw["data"].update(data_folders)
     raw["backbone"]["handle"] = prepare_backbone(os.path.join(workdir, "backbones",
                                                               "efficientnet_lite0_imagenet"))
     raw["serving"]["base_dir"] = os.path.join(workdir, "serving")

@@ -1,5 +1,7 @@
 """``create_pipeline(config)``: the one hubtune pipeline definition, for every runner."""
 
+import dataclasses
+import glob
 import os
 from typing import List, Optional, Tuple
 
@@ -11,12 +13,15 @@ from components.atomic_pusher import AtomicPusher
 from components.data_gate import DataGate
 from components.image_folder_example_gen import ImageFolderExampleGen
 from components.label_schema_gen import LabelSchemaGen
+from components.validated_span_window import ValidatedSpanWindowStrategy
 from pipeline import config as config_lib
 from pipeline import eval_config
 
 PREPROCESSING_FN = "trainer_module.preprocessing_fn"
 RUN_FN = "trainer_module.run_fn"
 RESOLVER_ID = "latest_blessed_model_resolver"
+SPAN_RESOLVER_ID = "span_window_resolver"
+CACHE_RESOLVER_ID = "latest_transform_cache_resolver"
 
 
 def _split_base(path: str) -> Tuple[str, str]:
@@ -26,10 +31,11 @@ def _split_base(path: str) -> Tuple[str, str]:
 
 
 def _common_base(dirs: List[str]) -> str:
+    """The longest shared folder, stopping before any ``{SPAN}``-style placeholder."""
     parts = [d.split("/") for d in dirs]
     common = []
     for segment in zip(*parts):
-        if len(set(segment)) != 1:
+        if len(set(segment)) != 1 or "{" in segment[0]:
             break
         common.append(segment[0])
     return "/".join(common) or "/"
@@ -39,8 +45,9 @@ def _split_pattern(value: str, data_format: str) -> str:
     """The glob ExampleGen fingerprints: every image, or every data file."""
     if data_format == "image_folder":
         return config_lib.image_folder_pattern(value)
-    if not config_lib.is_remote(value) and os.path.isdir(value):
-        return value.rstrip("/") + "/*"
+    if not config_lib.is_remote(value) and any(
+            os.path.isdir(p) for p in glob.glob(value.replace(config_lib.SPAN, "*"))):
+        return value.rstrip("/") + "/*"  # a folder (per span): every file in it
     return value
 
 
@@ -70,6 +77,33 @@ def _example_gen(data: config_lib.DataConfig):
                                            output_config=output_config)
 
 
+def _training_window(config: config_lib.Config, example_gen, example_validator):
+    """What Transform reads: the latest span (ExampleGen's output), or the last
+    ``data.span_window`` spans that passed the data gate, then with Transform's
+    analyzer cache from the previous run (reused for spans it has already analysed)."""
+    if config.data.span_window <= 1:
+        return example_gen.outputs["examples"], None, []
+    spans = tfx.dsl.Resolver(
+        strategy_class=ValidatedSpanWindowStrategy,
+        config={"num_spans": config.data.span_window},
+        examples=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Examples,
+                                 producer_component_id=example_gen.id,
+                                 output_key="examples"),
+    ).with_id(SPAN_RESOLVER_ID)
+    spans.add_upstream_node(example_validator)  # this run's span has passed the gate
+    cache = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+        cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
+    ).with_id(CACHE_RESOLVER_ID)
+    return spans.outputs["examples"], cache.outputs["cache"], [spans, cache]
+
+
+def _with_cache_path(config: config_lib.Config) -> config_lib.Config:
+    """The Trainer gets the embedding cache folder spelled out (it does not see the root)."""
+    train = dataclasses.replace(config.train, embedding_cache_dir=config.embedding_cache_path)
+    return dataclasses.replace(config, train=train)
+
+
 def create_components(config: config_lib.Config) -> list:
     """ExampleGen -> data validation gate -> Transform -> Trainer -> Evaluator -> Pusher."""
     example_gen = _example_gen(config.data)
@@ -79,23 +113,27 @@ def create_components(config: config_lib.Config) -> list:
     example_validator = DataGate(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
         examples=example_gen.outputs["examples"], data=config.data).with_id("ExampleValidator")
+    training_examples, analyzer_cache, extra_nodes = _training_window(
+        config, example_gen, example_validator)
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
+        examples=training_examples, schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN, analyzer_cache=analyzer_cache,
         custom_config=config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS))
     # Stop before Transform when the data gate fails (TFX alone would train anyway).
     transform.add_upstream_node(example_validator)
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        custom_config=config_lib.to_custom_config(config, config_lib.TRAINER_SECTIONS))
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(RESOLVER_ID)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        base_model=model_resolver.outputs["model"] if config.train.warm_start else None,
+        custom_config=config_lib.to_custom_config(_with_cache_path(config),
+                                                  config_lib.TRAINER_SECTIONS))
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
@@ -107,8 +145,8 @@ def create_components(config: config_lib.Config) -> list:
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.serving_model_dir))).with_id("Pusher")
-    return [example_gen, statistics_gen, schema_gen, example_validator, transform, trainer,
-            model_resolver, evaluator, pusher]
+    return [example_gen, statistics_gen, schema_gen, example_validator, *extra_nodes,
+            transform, model_resolver, trainer, evaluator, pusher]
 
 
 def create_pipeline(config: config_lib.Config,

@@ -143,3 +143,31 @@ def test_the_documented_example_config_is_valid():
     assert config.data.format == "tfrecord"
     documented = set(config_lib.Config().to_dict())
     assert set(raw) == documented  # every top-level key is documented there
+
+
+def test_span_patterns_find_every_span_and_stay_out_of_input_base(tmp_path, valid_raw):
+    from pipeline import pipeline
+    for span in (1, 2):
+        for split in ("train", "eval"):
+            folder = tmp_path / f"span-{span}" / split
+            folder.mkdir(parents=True)
+            (folder / "part.tfrecord").write_bytes(b"")
+    valid_raw["data"].update({"train": str(tmp_path / "span-{SPAN}" / "train"),
+                              "eval": str(tmp_path / "span-{SPAN}" / "eval")})
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(valid_raw))
+    config = config_lib.load(str(path))
+    assert len(config_lib.data_files(config.data.train, "tfrecord")) == 2
+    base, input_config, _ = pipeline.example_gen_inputs(config.data)
+    assert base == str(tmp_path)
+    assert [s.pattern for s in input_config.splits] == ["span-{SPAN}/train/*",
+                                                        "span-{SPAN}/eval/*"]
+
+
+def test_span_settings_are_checked(valid_raw):
+    valid_raw["data"].update({"train": "gs://b/span-{SPAN}/train", "eval": "gs://b/eval"})
+    with pytest.raises(config_lib.ConfigError, match="both contain"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["data"].update({"train": "gs://b/train", "eval": None, "span_window": 2})
+    with pytest.raises(config_lib.ConfigError, match="span_window"):
+        config_lib.from_dict(valid_raw)

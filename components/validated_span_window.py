@@ -1,0 +1,55 @@
+"""A rolling window of the last N spans that passed the data gate.
+
+TFX's SpanRangeStrategy takes the last N spans whatever happened to them, so a
+span the data gate rejected would enter the next run's training window.  This
+strategy keeps only Examples that a successful data-gate execution consumed,
+the newest artifact per span, and the ``num_spans`` newest spans.
+"""
+
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx import types
+from tfx.dsl.components.common import resolver
+
+SPAN_PROPERTY = "span"
+GATE_TYPE_SUFFIX = "DataGate"
+PASSED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+
+
+def _validated_ids(store: mlmd.MetadataStore, artifact_ids: List[int]) -> set:
+    """Ids of the artifacts that were an input of a data-gate execution that passed."""
+    events = store.get_events_by_artifact_ids(artifact_ids)
+    inputs = [e for e in events if e.type == metadata_store_pb2.Event.INPUT]
+    executions = {e.id: e for e in store.get_executions_by_id(
+        list({ev.execution_id for ev in inputs}))}
+    return {ev.artifact_id for ev in inputs
+            if ev.execution_id in executions
+            and executions[ev.execution_id].type.endswith(GATE_TYPE_SUFFIX)
+            and executions[ev.execution_id].last_known_state in PASSED}
+
+
+class ValidatedSpanWindowStrategy(resolver.ResolverStrategy):
+    """Resolves ``examples`` to the newest validated artifact of each of the last N spans."""
+
+    def __init__(self, num_spans: int):
+        if num_spans < 1:
+            raise ValueError("num_spans must be at least 1")
+        self._num_spans = num_spans
+
+    def resolve_artifacts(self, store: mlmd.MetadataStore,
+                          input_dict: Dict[str, List[types.Artifact]]
+                          ) -> Optional[Dict[str, List[types.Artifact]]]:
+        result = {}
+        for key, artifacts in input_dict.items():
+            validated = _validated_ids(store, [a.id for a in artifacts])
+            newest: Dict[int, types.Artifact] = {}
+            for artifact in artifacts:
+                if artifact.id not in validated:
+                    continue
+                span = artifact.get_int_custom_property(SPAN_PROPERTY)
+                if span not in newest or artifact.id > newest[span].id:
+                    newest[span] = artifact
+            result[key] = [newest[s] for s in sorted(newest)[-self._num_spans:]]
+        return result

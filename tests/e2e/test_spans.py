@@ -1,0 +1,114 @@
+"""Scheduled retraining on arriving spans, run for real with the LocalDagRunner.
+
+ELPV images split into spans (``span-{SPAN}`` folders) and a rolling window of
+two spans: each run picks up the newest span, is compared with the latest
+blessed model, and pushes a new version; a bad span stops its run without
+touching serving, and the next good span trains again.  The embedding cache
+embeds only images it has not seen with this backbone.
+"""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from pipeline import config as config_lib
+from pipeline import demo, metadata, spans_demo
+from pipeline.local_runner import PipelineRunError, run_local
+from trainer_module import features
+
+pytestmark = pytest.mark.e2e
+
+SETTINGS = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=2",
+            "train.finetune_epochs=1", "train.finetune_fraction=0.2", "eval.min_accuracy=0.3",
+            "eval.max_accuracy_drop=1.0", "data.span_window=2",
+            "beam_args=[--direct_running_mode=in_memory,--direct_num_workers=1]"]
+
+
+def versions(config):
+    return sorted(v for v in os.listdir(config.serving_model_dir) if v.isdigit())
+
+
+def embedding_counts(outcome):
+    path = os.path.join(outcome.uris["Trainer/ModelRun"], features.TRAINING_HISTORY_FILE)
+    history = json.load(open(path))
+    return history["examples"], history["embedding"]
+
+
+@pytest.fixture(scope="module")
+def spans(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp("spans"))
+    data_dir = os.path.join(work, "data-spans")
+    train, evaluation = demo.stratified_split(demo.elpv_records(), limit=160)
+    parts = list(zip(spans_demo.slices(train, 3), spans_demo.slices(evaluation, 3)))
+    return work, data_dir, parts
+
+
+def test_retraining_on_arriving_spans(spans):
+    work, data_dir, parts = spans
+    spans_demo.write_span(data_dir, 1, *parts[0])
+    config = spans_demo.spans_config(work, data_dir, SETTINGS)
+    first = run_local(config)
+    assert first.span == 1 and first.blessed is True and first.baseline_model_uri is None
+    [v1] = versions(config)
+    assert first.pushed_version == v1
+    counts, embedding = embedding_counts(first)
+    assert embedding["train"]["embedded"] == counts["train"] == len(parts[0][0])
+
+    # Span 2 arrives: trained on the window {1, 2}, compared with v1, pushed as v2.
+    spans_demo.write_span(data_dir, 2, *parts[1])
+    second = run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+    assert second.span == 2 and second.blessed is True
+    assert second.baseline_model_uri == first.model_uri
+    assert second.baseline_accuracy is not None
+    assert versions(config) == sorted([v1, second.pushed_version])
+    counts, embedding = embedding_counts(second)
+    assert counts["train"] == len(parts[0][0]) + len(parts[1][0])  # the two-span window
+    # Span 1's images were embedded by the first run; only span 2's are new.
+    assert embedding["train"]["embedded"] == len(parts[1][0])
+    assert embedding["eval"]["embedded"] == len(parts[1][1])
+
+    # A bad span 3 (a corrupt image): the run stops, serving is untouched.
+    spans_demo.write_span(data_dir, 3, *parts[2])
+    train_file = os.path.join(spans_demo.span_folder(data_dir, 3), "train", "elpv-train.tfrecord")
+    records = [tf.train.Example.FromString(r.numpy())
+               for r in tf.data.TFRecordDataset([train_file])]
+    good_bytes = records[1].features.feature["image"].bytes_list.value[0]
+    records[1].features.feature["image"].bytes_list.value[0] = b"\x89PNG\r\n\x1a\n cut"
+    with tf.io.TFRecordWriter(train_file) as writer:
+        for ex in records:
+            writer.write(ex.SerializeToString())
+    before = versions(config)
+    with pytest.raises(PipelineRunError, match="does not decode"):
+        run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+    assert versions(config) == before
+
+    # The data is fixed as span 4: the next run trains and pushes again.
+    records[1].features.feature["image"].bytes_list.value[0] = good_bytes
+    span4 = os.path.join(spans_demo.span_folder(data_dir, 4), "train")
+    os.makedirs(span4)
+    with tf.io.TFRecordWriter(os.path.join(span4, "elpv-train.tfrecord")) as writer:
+        for ex in records:
+            writer.write(ex.SerializeToString())
+    os.makedirs(os.path.join(spans_demo.span_folder(data_dir, 4), "eval"))
+    os.link(os.path.join(spans_demo.span_folder(data_dir, 3), "eval", "elpv-eval.tfrecord"),
+            os.path.join(spans_demo.span_folder(data_dir, 4), "eval", "elpv-eval.tfrecord"))
+    fourth = run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+    states = {c.node_id: c.state for c in fourth.components}
+    assert fourth.span == 4 and states["Trainer"] == "COMPLETE"
+    assert fourth.blessed is True and fourth.baseline_model_uri == second.model_uri
+    assert len(versions(config)) == 3 and fourth.pushed_version in versions(config)
+
+
+def test_a_head_change_retrains_without_embedding_again(spans):
+    """Same data and backbone, new head config: the Trainer re-runs and embeds nothing."""
+    work, data_dir, _ = spans
+    config = spans_demo.spans_config(work, data_dir, SETTINGS + ["head.dropout=0.3"])
+    outcome = run_local(config)
+    states = {c.node_id: c.state for c in outcome.components}
+    assert states["Transform"] == "CACHED" and states["Trainer"] == "COMPLETE"
+    _, embedding = embedding_counts(outcome)
+    assert embedding["train"]["embedded"] == 0 and embedding["eval"]["embedded"] == 0
+    store = metadata.open_store(config.metadata_path)
+    assert len(metadata.run_ids(store)) == 5
