@@ -1,9 +1,22 @@
 """Frozen-backbone features, computed once per example instead of once per epoch."""
 
+import weakref
 from typing import Tuple
 
 import numpy as np
 import tensorflow as tf
+
+_FORWARD = weakref.WeakKeyDictionary()  # backbone -> {image shape: compiled inference call}
+
+
+def _forward(backbone, image_shape):
+    """One traced inference function per backbone and image size, for any batch size."""
+    per_shape = _FORWARD.setdefault(backbone, {})
+    if image_shape not in per_shape:
+        per_shape[image_shape] = tf.function(
+            tf.autograph.experimental.do_not_convert(lambda x: backbone(x, training=False)),
+            input_signature=[tf.TensorSpec([None, *image_shape], tf.float32)])
+    return per_shape[image_shape]
 
 
 def embed(backbone, images: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
@@ -12,9 +25,9 @@ def embed(backbone, images: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
     One compiled backbone call per batch, BatchNorm in inference mode; the tf.data
     pipeline decodes the next batches in parallel meanwhile.
     """
-    forward = tf.function(lambda x: backbone(x, training=False))
     features, labels = [], []
     for batch_images, batch_labels in images:
+        forward = _forward(backbone, tuple(batch_images.shape[1:]))
         features.append(forward(batch_images).numpy())
         labels.append(batch_labels.numpy())
     if not features:

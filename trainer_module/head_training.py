@@ -47,9 +47,28 @@ def fit_head_on_features(phase: str, head: keras.Model, train: tuple, evaluation
     loss_fn = keras.losses.SparseCategoricalCrossentropy(
         from_logits=True, reduction=keras.losses.Reduction.SUM)
 
+    # Only the loops need AutoGraph; converting Keras' own call paths costs seconds.
+    @tf.autograph.experimental.do_not_convert
     def score(logits, labels):
         hits = tf.cast(tf.equal(tf.argmax(logits, axis=-1), labels), tf.float32)
         return loss_fn(labels, logits), tf.reduce_sum(hits)
+
+    @tf.autograph.experimental.do_not_convert
+    def train_step(x, y):
+        with tf.GradientTape() as tape:
+            batch_loss, hits = score(head(x, training=True), y)
+            mean_loss = batch_loss / tf.cast(tf.shape(y)[0], tf.float32)
+        optimizer.apply_gradients(zip(tape.gradient(mean_loss, variables), variables))
+        return batch_loss, hits
+
+    @tf.autograph.experimental.do_not_convert
+    def eval_chunk(x, y):
+        return score(head(x, training=False), y)
+
+    @tf.autograph.experimental.do_not_convert
+    def keep_best():
+        for b, v in zip(best, variables):
+            b.assign(v)
 
     @tf.function
     def train_all_epochs():
@@ -60,19 +79,13 @@ def fit_head_on_features(phase: str, head: keras.Model, train: tuple, evaluation
             loss_sum, hit_sum = tf.constant(0.0), tf.constant(0.0)
             for step in tf.range(steps):
                 idx = order[step * batch_size:tf.minimum((step + 1) * batch_size, n)]
-                x, y = tf.gather(x_train, idx), tf.gather(y_train, idx)
-                with tf.GradientTape() as tape:
-                    logits = head(x, training=True)
-                    batch_loss, hits = score(logits, y)
-                    mean_loss = batch_loss / tf.cast(tf.size(idx), tf.float32)
-                optimizer.apply_gradients(zip(tape.gradient(mean_loss, variables), variables))
+                batch_loss, hits = train_step(tf.gather(x_train, idx), tf.gather(y_train, idx))
                 loss_sum += batch_loss
                 hit_sum += hits
             val_loss, val_hits = tf.constant(0.0), tf.constant(0.0)
             for start in tf.range(0, n_eval, EVAL_CHUNK):
-                chunk_loss, chunk_hits = score(head(x_eval[start:start + EVAL_CHUNK],
-                                                    training=False),
-                                               y_eval[start:start + EVAL_CHUNK])
+                chunk_loss, chunk_hits = eval_chunk(x_eval[start:start + EVAL_CHUNK],
+                                                    y_eval[start:start + EVAL_CHUNK])
                 val_loss += chunk_loss
                 val_hits += chunk_hits
             val_loss /= n_eval
@@ -80,8 +93,7 @@ def fit_head_on_features(phase: str, head: keras.Model, train: tuple, evaluation
                 [loss_sum / n, hit_sum / n, val_loss, val_hits / n_eval]))
             if val_loss < best_loss:
                 best_loss, wait = val_loss, 0
-                for b, v in zip(best, variables):
-                    b.assign(v)
+                keep_best()
             else:
                 wait += 1
             if wait >= patience:

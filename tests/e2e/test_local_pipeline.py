@@ -317,7 +317,9 @@ def test_image_folder_pipeline_with_hash_split(tmp_path, tiny_backbone):
            "train": {"batch_size": 8, "head_epochs": 3, "finetune_epochs": 1,
                      "head_learning_rate": 0.01},
            "eval": {"min_accuracy": 0.0},
-           "serving": {"base_dir": str(tmp_path / "serving"), "model_name": "folders"}}
+           "serving": {"base_dir": str(tmp_path / "serving"), "model_name": "folders"},
+           # The default is the in-process DirectRunner; this run covers Beam's worker processes.
+           "beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
     path = tmp_path / "folders.yaml"
     path.write_text(yaml.safe_dump(raw))
     outcome = run_local(config_lib.load(str(path)))

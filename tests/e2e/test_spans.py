@@ -23,8 +23,7 @@ pytestmark = pytest.mark.e2e
 
 SETTINGS = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=2",
             "train.finetune_epochs=1", "train.finetune_fraction=0.2", "eval.min_accuracy=0.3",
-            "eval.max_accuracy_drop=1.0", "data.span_window=2",
-            "beam_args=[--direct_running_mode=in_memory,--direct_num_workers=1]"]
+            "eval.max_accuracy_drop=1.0", "data.span_window=2"]
 
 
 def versions(config):
