@@ -7,6 +7,16 @@ from trainer_module import features
 
 ACCURACY_METRIC = "sparse_categorical_accuracy"
 LOSS_METRIC = "sparse_categorical_crossentropy"
+COUNT_METRIC = "example_count"
+
+
+def format_value(value, metric: str = "", signed: bool = False) -> str:
+    """How reports print a metric: counts as integers, everything else to 4 decimals."""
+    if value is None:
+        return "–"
+    if metric == COUNT_METRIC:
+        return f"{int(round(value)):+d}" if signed else f"{int(round(value))}"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
 def accuracy_threshold(gate: config_lib.EvalConfig) -> tfma.MetricThreshold:

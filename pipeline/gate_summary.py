@@ -12,7 +12,7 @@ JSON_NAME = "gate.json"
 MARKDOWN_NAME = "gate.md"
 METRIC_LABELS = {eval_config.ACCURACY_METRIC: "accuracy",
                  eval_config.LOSS_METRIC: "loss (cross-entropy)",
-                 "example_count": "examples"}
+                 eval_config.COUNT_METRIC: "examples"}
 
 
 def to_dict(result: GateResult) -> Dict:
@@ -29,12 +29,8 @@ def to_dict(result: GateResult) -> Dict:
     }
 
 
-def _fmt(value: Optional[float], signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{int(value):+d}" if signed else f"{int(value)}"
-    return f"{value:+.4f}" if signed else f"{value:.4f}"
+def _fmt(value: Optional[float], signed: bool = False, metric: str = "") -> str:
+    return eval_config.format_value(value, metric, signed)
 
 
 def class_slices(metrics: Dict[str, Dict[str, float]]) -> List[str]:
@@ -56,7 +52,8 @@ def to_markdown(result: GateResult) -> str:
         if key in overall:
             b = base_overall.get(key)
             change = None if b is None else overall[key] - b
-            lines.append(f"| {label} | {_fmt(overall[key])} | {_fmt(b)} | {_fmt(change, True)} |")
+            lines.append(f"| {label} | {_fmt(overall[key], metric=key)} | "
+                         f"{_fmt(b, metric=key)} | {_fmt(change, True, key)} |")
     acc = eval_config.ACCURACY_METRIC
     slices = class_slices(result.metrics)
     if slices:
@@ -64,7 +61,7 @@ def to_markdown(result: GateResult) -> str:
                   "|---|---:|---:|---:|"]
         for name in slices:
             m, b = result.metrics[name], result.baseline_metrics.get(name, {})
-            lines.append(f"| {name.split('=', 1)[-1]} | {_fmt(m.get('example_count'))} | "
+            lines.append(f"| {name.split('=', 1)[-1]} | {_fmt(m.get(eval_config.COUNT_METRIC), metric=eval_config.COUNT_METRIC)} | "
                          f"{_fmt(m.get(acc))} | {_fmt(b.get(acc))} |")
     lines += ["", "| check | value | bound | margin | result |", "|---|---:|---:|---:|---|"]
     for c in result.checks:

@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 PHASE_COLORS = ("tab:blue", "tab:orange")
 
@@ -40,6 +41,7 @@ def training_curves(phases: List[Dict]) -> bytes:
     for ax, title in zip(axes, ("loss", "accuracy")):
         ax.set_title(title)
         ax.set_xlabel("epoch (both phases)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, loc="lower right")
     return _png(fig)

@@ -23,11 +23,8 @@ def _esc(value) -> str:
     return html.escape(str(value))
 
 
-def _num(value: Optional[float], digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    return f"{int(value)}" if float(value).is_integer() and abs(value) >= 1 else \
-        f"{value:.{digits}f}"
+def _num(value: Optional[float], metric: str = "") -> str:
+    return eval_config.format_value(value, metric)
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence], numeric: Sequence[int] = ()) -> str:
@@ -103,7 +100,7 @@ def _evaluation(details: RunDetails) -> str:
     for name in [metadata.OVERALL] + sorted(s for s in o.metrics if s != metadata.OVERALL):
         m, b = o.metrics[name], o.baseline_metrics.get(name, {})
         change = (m.get(acc) - b[acc]) if acc in b and acc in m else None
-        rows.append((_esc(name), _num(m.get("example_count")), _num(m.get(acc)),
+        rows.append((_esc(name), _num(m.get(eval_config.COUNT_METRIC), eval_config.COUNT_METRIC), _num(m.get(acc)),
                      _num(b.get(acc)), "–" if change is None else f"{change:+.4f}",
                      _num(m.get(loss))))
     out = _table(("slice", "examples", "accuracy", "baseline accuracy", "change", "loss"),
