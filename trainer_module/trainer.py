@@ -44,8 +44,8 @@ def run_fn(fn_args) -> None:
         head = model.build_head(model.feature_dim(backbone, config.backbone.input_size),
                                 len(names), config.head)
         classifier = model.build_classifier(backbone, head, config.backbone.input_size)
-        if config.train.warm_start:
-            warm_start.load_head(head, fn_args.base_model)
+        warm_started = (config.train.warm_start
+                        and warm_start.load_head(head, fn_args.base_model))
         cached, embedding = None, {}
         if config.train.cache_embeddings:
             store = embedding_cache.EmbeddingCache(
@@ -67,6 +67,7 @@ def run_fn(fn_args) -> None:
     os.makedirs(fn_args.model_run_dir, exist_ok=True)
     with open(os.path.join(fn_args.model_run_dir, features.TRAINING_HISTORY_FILE), "w") as f:
         json.dump({"classes": names, "examples": counts, "embedding": embedding,
+                   "warm_started": bool(warm_started),
                    "phases": [r.__dict__ for r in results]}, f, indent=1)
     export.export_serving_model(classifier, tf_transform_output, config,
                                 fn_args.serving_model_dir)

@@ -1,7 +1,7 @@
 """Scheduled retraining on arriving spans, run for real with the LocalDagRunner.
 
 ELPV images split into spans (``span-{SPAN}`` folders) and a rolling window of
-two spans: each run picks up the newest span, is compared with the latest
+two spans and warm start: each run picks up the newest span, is compared with the latest
 blessed model, and pushes a new version; a bad span stops its run without
 touching serving, and the next good span trains again.  The embedding cache
 embeds only images it has not seen with this backbone.  Each test takes a few
@@ -23,17 +23,22 @@ pytestmark = pytest.mark.e2e
 
 SETTINGS = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=2",
             "train.finetune_epochs=1", "train.finetune_fraction=0.2", "eval.min_accuracy=0.3",
-            "eval.max_accuracy_drop=1.0", "data.span_window=2"]
+            "eval.max_accuracy_drop=1.0", "data.span_window=2",
+            "train.warm_start=true"]
 
 
 def versions(config):
     return sorted(v for v in os.listdir(config.serving_model_dir) if v.isdigit())
 
 
-def embedding_counts(outcome):
+def history(outcome):
     path = os.path.join(outcome.uris["Trainer/ModelRun"], features.TRAINING_HISTORY_FILE)
-    history = json.load(open(path))
-    return history["examples"], history["embedding"]
+    return json.load(open(path))
+
+
+def embedding_counts(outcome):
+    h = history(outcome)
+    return h["examples"], h["embedding"]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,7 @@ def test_retraining_on_arriving_spans(spans):
     assert first.pushed_version == v1
     counts, embedding = embedding_counts(first)
     assert embedding["train"]["embedded"] == counts["train"] == len(parts[0][0])
+    assert history(first)["warm_started"] is False  # nothing blessed yet
 
     # Span 2 arrives: trained on the window {1, 2}, compared with v1, pushed as v2.
     spans_demo.write_span(data_dir, 2, *parts[1])
@@ -68,6 +74,7 @@ def test_retraining_on_arriving_spans(spans):
     # Span 1's images were embedded by the first run; only span 2's are new.
     assert embedding["train"]["embedded"] == len(parts[1][0])
     assert embedding["eval"]["embedded"] == len(parts[1][1])
+    assert history(second)["warm_started"] is True  # the head began from v1's head
 
     # A bad span 3 (a corrupt image): the run stops, serving is untouched.
     spans_demo.write_span(data_dir, 3, *parts[2])
