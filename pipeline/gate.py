@@ -10,7 +10,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 from tfx.components.evaluator import executor as evaluator_executor
@@ -135,7 +135,7 @@ def _model_artifact(ref: ModelRef, staging: str, name: str) -> standard_artifact
 
 
 def _examples_artifact(config: config_lib.Config, eval_data: Optional[str],
-                       staging: str) -> (standard_artifacts.Examples, str):
+                       staging: str) -> Tuple[standard_artifacts.Examples, str]:
     """Raw tf.Examples: a TFRecord glob, or the eval split of the pipeline's latest ExampleGen."""
     artifact = standard_artifacts.Examples()
     artifact.split_names = artifact_utils.encode_split_names([EVAL_SPLIT])
@@ -148,7 +148,8 @@ def _examples_artifact(config: config_lib.Config, eval_data: Optional[str],
         split_dir = os.path.join(artifact.uri, f"Split-{EVAL_SPLIT}")
         os.makedirs(split_dir)
         for i, path in enumerate(files):
-            os.symlink(os.path.abspath(path), os.path.join(split_dir, f"{i:05d}-{os.path.basename(path)}"))
+            name = f"{i:05d}-{os.path.basename(path)}"  # unique even for equal basenames
+            os.symlink(os.path.abspath(path), os.path.join(split_dir, name))
         return artifact, eval_data
     examples = _latest(config, metadata.latest_examples)
     if examples is None:

@@ -1,13 +1,13 @@
 """``hubtune report``: one self-contained HTML page (plots embedded) for a pipeline run."""
 
 import base64
-import datetime
 import html
 from typing import Iterable, List, Optional, Sequence
 
 from pipeline import config as config_lib
 from pipeline import eval_config, metadata, plots
 from pipeline.run_details import RunDetails
+from pipeline.status import started_text
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1050px;color:#222}
@@ -44,7 +44,7 @@ def _image(png: bytes, alt: str) -> str:
 
 def _summary(details: RunDetails, config: config_lib.Config) -> str:
     o = details.outcome
-    started = datetime.datetime.fromtimestamp(o.started_ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+    started = started_text(o.started_ms)
     if o.blessed:
         verdict = "<span class='ok'>BLESSED</span>"
     elif o.blessed is False:

@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 from pipeline import config as config_lib
 from pipeline import metadata
 from pipeline.run_details import read_anomalies
+from serving import model_store
 
 VALIDATOR = "ExampleValidator"
 
@@ -33,16 +34,15 @@ class Status:
     serving_dir: str
 
 
-def _started(ms: int) -> str:
+def started_text(ms: int) -> str:
+    """A run's start (ML Metadata milliseconds) as local 'YYYY-mm-dd HH:MM:SS'."""
     return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def served_versions(serving_dir: str) -> List[str]:
     """Complete numbered versions TF Serving would see (half-written ones are hidden)."""
-    if not os.path.isdir(serving_dir):
-        return []
-    return sorted((v for v in os.listdir(serving_dir) if v.isdigit()
-                   and os.path.exists(os.path.join(serving_dir, v, "saved_model.pb"))), key=int)
+    return [str(v) for v, path in sorted(model_store.version_dirs(serving_dir).items())
+            if os.path.exists(os.path.join(path, "saved_model.pb"))]
 
 
 def _run_status(outcome: metadata.RunOutcome) -> RunStatus:
@@ -52,7 +52,7 @@ def _run_status(outcome: metadata.RunOutcome) -> RunStatus:
     if VALIDATOR in outcome.errors:
         anomalies.append(outcome.errors[VALIDATOR])
     return RunStatus(
-        run_id=outcome.run_id, started=_started(outcome.started_ms), span=outcome.span,
+        run_id=outcome.run_id, started=started_text(outcome.started_ms), span=outcome.span,
         components=[dataclasses.asdict(c) for c in outcome.components],
         blessed=outcome.blessed, accuracy=outcome.accuracy,
         pushed_version=outcome.pushed_version, anomalies=anomalies)

@@ -6,6 +6,7 @@ from typing import List
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
+from serving import model_store
 from trainer_module import warmup
 
 
@@ -13,12 +14,11 @@ def resolve_model_dir(path: str) -> str:
     """A SavedModel dir, or the newest numeric version inside a TF Serving base path."""
     if tf.io.gfile.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = [n.rstrip("/") for n in tf.io.gfile.listdir(path)
-                if n.rstrip("/").isdigit()] if tf.io.gfile.isdir(path) else []
+    versions = model_store.version_dirs(path)
     if not versions:
         raise FileNotFoundError(f"no SavedModel at {path} (no saved_model.pb and no "
                                 "numeric version folders)")
-    return os.path.join(path, max(versions, key=int))
+    return versions[max(versions)]
 
 
 def _shape(shape_proto) -> str:

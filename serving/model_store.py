@@ -25,6 +25,19 @@ LOGGER = logging.getLogger("hubtune.serving")
 START, LOADING, AVAILABLE, END = "START", "LOADING", "AVAILABLE", "END"
 
 
+def version_dirs(base_path: str) -> Dict[int, str]:
+    """{version: folder} for the numeric folders of a TF Serving model base path (TF Serving
+    ignores anything else, e.g. the Pusher's ``.<version>.incomplete`` staging folders)."""
+    if not tf.io.gfile.isdir(base_path):
+        return {}
+    out = {}
+    for name in tf.io.gfile.listdir(base_path):
+        name = name.rstrip("/")
+        if name.isdigit():
+            out[int(name)] = os.path.join(base_path, name)
+    return out
+
+
 class LoadedVersion:
     """One loaded SavedModel version: its signatures and their SignatureDefs."""
 
@@ -98,14 +111,7 @@ class ModelStore:
     # ---------------------------------------------------------------- discovery
 
     def version_dirs(self) -> Dict[int, str]:
-        if not tf.io.gfile.isdir(self.base_path):
-            return {}
-        out = {}
-        for name in tf.io.gfile.listdir(self.base_path):
-            name = name.rstrip("/")
-            if name.isdigit():
-                out[int(name)] = os.path.join(self.base_path, name)
-        return out
+        return version_dirs(self.base_path)
 
     def poll_once(self) -> None:
         """Serves the newest ``keep_versions`` healthy versions; unloads the rest.
