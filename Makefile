@@ -19,9 +19,9 @@ $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requi
 	  -r requirements/project.txt -c requirements/constraints.txt 2>&1 | { $(PIP_FILTER); }
 	@# tensorflow-hub 0.15 (what tfx pins) imports a module TF 2.16 removed: 0.16.1 without deps.
 	@set -o pipefail; $(PY) -m pip install -q --no-deps tensorflow-hub==0.16.1 2>&1 | { $(PIP_FILTER); }
-	@# compat editable mode: the repo folder goes on sys.path, so new packages need no reinstall.
+	@# editable install: setuptools maps hubtune.<room> to the room folders (a new room: reinstall).
 	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation \
-	  --config-settings editable_mode=compat -e . 2>&1 | { $(PIP_FILTER); }
+	  -e . 2>&1 | { $(PIP_FILTER); }
 	@touch $@
 
 venv: $(VENV)/.installed

@@ -25,11 +25,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from hubtune.backbones import hub_export  # noqa: E402
+from hubtune.demo import elpv  # noqa: E402
+from hubtune.trainer_module import backbone as backbone_lib  # noqa: E402
+from hubtune.trainer_module import feature_extraction, model, phases, preprocessing  # noqa: E402
 from benchmarks.common import append_results  # noqa: E402
-from pipeline import demo  # noqa: E402
 from tests.conftest import make_config  # noqa: E402
-from trainer_module import backbone as backbone_lib  # noqa: E402
-from trainer_module import embeddings, head_training, model, preprocessing, training  # noqa: E402
 
 
 RESULT_PREFIX = "HEAD_BENCH_RESULT "
@@ -37,14 +38,14 @@ RESULT_PREFIX = "HEAD_BENCH_RESULT "
 
 def elpv_images(n_train: int, n_eval: int, size: int):
     """Decoded, resized ELPV images (train, eval) with 0/1 labels, from the demo's package."""
-    rows = demo.elpv_records()
-    train_rows, eval_rows = demo.stratified_split(rows, limit=None)
+    rows = elpv.elpv_records()
+    train_rows, eval_rows = elpv.stratified_split(rows, limit=None)
     out = []
     for subset, n in ((train_rows, n_train), (eval_rows, n_eval)):
         picked = subset[:: max(1, len(subset) // n)][:n]
         images = np.stack([preprocessing.decode_image(tf.io.read_file(path), size).numpy()
                            for path, _, _ in picked])
-        labels = np.array([int(demo.label_of(p) == demo.DEFECTIVE) for _, p, _ in picked])
+        labels = np.array([int(elpv.label_of(p) == elpv.DEFECTIVE) for _, p, _ in picked])
         out.append((images, labels))
     return out
 
@@ -60,7 +61,7 @@ def in_graph_head(handle, config, train, evaluation, epochs, log_dir) -> tuple:
         .batch(batch).prefetch(2)
     eval_ds = tf.data.Dataset.from_tensor_slices(evaluation).batch(batch).prefetch(2)
     start = time.perf_counter()
-    result = training.fit_phase("in_graph", classifier, head.trainable_variables,
+    result = phases.fit_phase("in_graph", classifier, head.trainable_variables,
                                 config.train.head_learning_rate, epochs, train_ds, eval_ds,
                                 log_dir, patience=epochs)
     return time.perf_counter() - start, result
@@ -73,10 +74,10 @@ def cached_head(handle, config, train, evaluation, epochs, log_dir) -> tuple:
     head = model.build_head(model.feature_dim(bb, config.backbone.input_size), 2, config.head)
     batch = config.train.batch_size
     start = time.perf_counter()
-    feats = [embeddings.embed(bb, tf.data.Dataset.from_tensor_slices(split).batch(batch)
+    feats = [feature_extraction.embed(bb, tf.data.Dataset.from_tensor_slices(split).batch(batch)
                               .prefetch(2)) for split in (train, evaluation)]
     embedded = time.perf_counter() - start
-    result = head_training.fit_head_on_features(
+    result = phases.fit_head_on_features(
         "cached", head, feats[0], feats[1], config.train.head_learning_rate, epochs, batch,
         epochs, config.train.seed, log_dir)
     return time.perf_counter() - start, embedded, result
@@ -118,7 +119,7 @@ def main() -> None:
         print(RESULT_PREFIX + json.dumps(measure(args.only, args)))
         return
     work = tempfile.mkdtemp(prefix="hubtune-bench-head-")
-    handle = backbone_lib.export_efficientnet_lite0(os.path.join(work, "lite0"))
+    handle = hub_export.export_efficientnet_lite0(os.path.join(work, "lite0"))
     print(f"{args.train} train / {args.eval} eval ELPV images at {args.size} px, "
           f"{args.epochs} head epochs, batch {args.batch_size}; each path in a fresh process")
     runs = {}

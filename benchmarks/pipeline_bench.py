@@ -25,12 +25,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+from hubtune import config as config_lib  # noqa: E402
+from hubtune.cli import console  # noqa: E402
+from hubtune.config import names  # noqa: E402
+from hubtune.demo import elpv  # noqa: E402
+from hubtune.runs import local_run  # noqa: E402
+from hubtune.trainer_module import backbone as backbone_lib  # noqa: E402
+from hubtune.trainer_module import preprocessing  # noqa: E402
 from benchmarks.common import append_results  # noqa: E402
-from pipeline import config as config_lib  # noqa: E402
-from pipeline import console, demo  # noqa: E402
-from pipeline.local_runner import run_local  # noqa: E402
-from trainer_module import backbone as backbone_lib  # noqa: E402
-from trainer_module import features, preprocessing  # noqa: E402
 
 TINY = 16
 TRAINER = "Trainer"
@@ -41,22 +43,22 @@ def dir_bytes(pattern: str) -> int:
 
 
 def run_pipeline(workdir: str, limit, overrides) -> tuple:
-    config = demo.demo_config(workdir, limit=limit, overrides=overrides)
+    config = elpv.demo_config(workdir, limit=limit, overrides=overrides)
     log = os.path.join(config.pipeline_root, console.LOG_FILE_NAME)
     started = time.perf_counter()
     with console.quiet_console(log) as out:
         print(f"running the demo pipeline ({'all' if limit is None else limit} images) ...",
               file=out)
-        outcome = run_local(config)
+        outcome = local_run.run(config)
     return config, outcome, time.perf_counter() - started
 
 
 def bare_predict_rate(config: config_lib.Config, split_pattern: str) -> tuple:
     """Images/s of ``model.predict`` on already decoded images (no I/O, no decoding)."""
     size = config.backbone.input_size
-    spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
+    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
     images = np.stack([
-        preprocessing.decode_image(tf.io.parse_single_example(r, spec)[features.IMAGE_XF],
+        preprocessing.decode_image(tf.io.parse_single_example(r, spec)[names.IMAGE_XF],
                                    size).numpy()
         for r in tf.data.TFRecordDataset(sorted(glob.glob(split_pattern)), "GZIP")])
     model = keras.Sequential([keras.Input((size, size, 3)),
@@ -82,7 +84,7 @@ def main() -> None:
     transformed = dir_bytes(f"{root}/Transform/transformed_examples/*/Split-*/*")
 
     history = json.load(open(os.path.join(full.uris[f"{TRAINER}/ModelRun"],
-                                          features.TRAINING_HISTORY_FILE)))
+                                          names.TRAINING_HISTORY_FILE)))
     embedding = history["embedding"]
     in_pipeline = sum(e["embedded"] for e in embedding.values()) / sum(
         e["seconds"] for e in embedding.values())

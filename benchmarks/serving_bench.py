@@ -19,11 +19,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from hubtune.config import names  # noqa: E402
+from hubtune.serving.client import GrpcClient, RestClient  # noqa: E402
+from hubtune.serving.inspect_model import resolve_model_dir  # noqa: E402
+from hubtune.serving.server import LocalModelServer  # noqa: E402
+from hubtune.trainer_module import preprocessing  # noqa: E402
 from benchmarks.common import append_results, median, percentile, repeat_timings  # noqa: E402
-from serving.client import GrpcClient, RestClient  # noqa: E402
-from serving.inspect_model import resolve_model_dir  # noqa: E402
-from serving.server import LocalModelServer  # noqa: E402
-from trainer_module import features, preprocessing  # noqa: E402
 
 DEMO_MODEL = os.path.join("hubtune_demo", "serving", "elpv")
 MODEL_NAME = "bench"
@@ -34,8 +35,8 @@ def model_base_path(work: str) -> str:
     if os.path.isdir(DEMO_MODEL) and any(n.isdigit() for n in os.listdir(DEMO_MODEL)):
         return os.path.abspath(DEMO_MODEL)
     from tests.conftest import export_serving_version, png_bytes, random_images
-    from trainer_module import backbone
-    bb = backbone.export_efficientnet_lite0(os.path.join(work, "lite0"))
+    from hubtune.backbones import hub_export
+    bb = hub_export.export_efficientnet_lite0(os.path.join(work, "lite0"))
     images = [png_bytes(im) for im in random_images(8, size=300, channels=1)]
     base = os.path.join(work, "models")
     export_serving_version(os.path.join(work, "transform"), bb, os.path.join(base, "1"), 0,
@@ -44,14 +45,14 @@ def model_base_path(work: str) -> str:
 
 
 def sample_images(n: int):
-    from pipeline import demo
-    rows = demo.elpv_records()[:n]
+    from hubtune.demo import elpv
+    rows = elpv.elpv_records()[:n]
     return [open(path, "rb").read() for path, _, _ in rows]
 
 
 def preprocessing_overhead(model_dir: str, images, batch: int, repeats: int) -> tuple:
     loaded = tf.saved_model.load(model_dir)
-    serve = loaded.signatures[features.SERVING_IMAGES_SIGNATURE]
+    serve = loaded.signatures[names.SERVING_IMAGES_SIGNATURE]
     encoded = tf.constant((images * batch)[:batch])
     size = int(loaded.input_size.numpy())
     decoded = preprocessing.decode_images(encoded, size)

@@ -19,7 +19,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from pipeline import config as config_lib
+from hubtune import config as config_lib
 
 IMAGE_KEY_PROPERTY = "image_key"
 LABEL_KEY_PROPERTY = "label_key"

@@ -1,9 +1,9 @@
-"""A rolling window of the last N spans that passed the data gate.
+"""A rolling window of the last N spans that passed data validation.
 
 TFX's SpanRangeStrategy takes the last N spans whatever happened to them, so a
-span the data gate rejected would enter the next run's training window.  This
-strategy keeps only Examples that a successful data-gate execution consumed,
-the newest artifact per span, and the ``num_spans`` newest spans.
+span that data validation rejected would enter the next run's training window.  This
+strategy keeps only Examples that a successful BlockingExampleValidator execution
+consumed, the newest artifact per span, and the ``num_spans`` newest spans.
 """
 
 from typing import Dict, List, Optional
@@ -13,20 +13,23 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import types
 from tfx.dsl.components.common import resolver
 
+from hubtune.components.blocking_example_validator import BlockingExampleValidator
+
 SPAN_PROPERTY = "span"
-GATE_TYPE_SUFFIX = "DataGate"
+# Execution types are "<module>.<class>" of the component.
+VALIDATOR_TYPE_SUFFIX = BlockingExampleValidator.__name__
 PASSED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 
 
 def _validated_ids(store: mlmd.MetadataStore, artifact_ids: List[int]) -> set:
-    """Ids of the artifacts that were an input of a data-gate execution that passed."""
+    """Ids of the artifacts that were an input of a validator execution that passed."""
     events = store.get_events_by_artifact_ids(artifact_ids)
     inputs = [e for e in events if e.type == metadata_store_pb2.Event.INPUT]
     executions = {e.id: e for e in store.get_executions_by_id(
         list({ev.execution_id for ev in inputs}))}
     return {ev.artifact_id for ev in inputs
             if ev.execution_id in executions
-            and executions[ev.execution_id].type.endswith(GATE_TYPE_SUFFIX)
+            and executions[ev.execution_id].type.endswith(VALIDATOR_TYPE_SUFFIX)
             and executions[ev.execution_id].last_known_state in PASSED}
 
 

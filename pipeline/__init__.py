@@ -1,8 +1,6 @@
-"""hubtune's pipeline definition, configuration, runners and CLI."""
+"""Floor 1: the pipeline definition and its runners.
 
-import os
-
-# TF 2.16 ships Keras 3; TFX 1.16, TF-Hub and TFMA need Keras 2 (tf_keras).
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-# TensorFlow's C++ start-up chatter (CUDA plugin registration on CPU machines).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+``pipeline.create_pipeline(config)`` is the one definition; ``evaluator_config`` is the
+TFMA config of its Evaluator (the blessing thresholds); ``local_runner`` runs it with
+LocalDagRunner and ``kubeflow_runner`` compiles it for Kubeflow Pipelines / Vertex AI.
+"""

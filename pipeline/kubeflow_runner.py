@@ -1,8 +1,8 @@
 """``hubtune compile``: the same ``create_pipeline(config)`` compiled for Kubeflow Pipelines 2.x
 and Vertex AI Pipelines with TFX's KubeflowV2DagRunner (KFP v2 pipeline IR, JSON).
 
-User code is referenced by dotted path (``trainer_module.run_fn``,
-``trainer_module.preprocessing_fn``) and baked into the container image
+User code is referenced by dotted path (``hubtune.trainer_module.run_fn``,
+``hubtune.trainer_module.preprocessing_fn``) and baked into the container image
 (kubeflow/Dockerfile), so no user-module wheel is built or uploaded at compile
 time and the "No module named 'user_module_0'" trap cannot happen.
 """
@@ -14,8 +14,8 @@ from typing import Dict, List
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-from pipeline import config as config_lib
-from pipeline.pipeline import create_pipeline
+from hubtune import config as config_lib
+from hubtune.pipeline.pipeline import create_pipeline
 
 TRAINER_ID = "Trainer"
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec

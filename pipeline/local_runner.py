@@ -4,10 +4,9 @@ import os
 
 from tfx import v1 as tfx
 
-from components.data_gate import DataValidationError
-from pipeline import config as config_lib
-from pipeline import metadata
-from pipeline.pipeline import create_pipeline
+from hubtune import config as config_lib
+from hubtune.components.blocking_example_validator import DataValidationError
+from hubtune.pipeline.pipeline import create_pipeline
 
 
 class PipelineRunError(RuntimeError):
@@ -23,15 +22,16 @@ def _root_cause(error: BaseException, wanted) -> BaseException:
     return None
 
 
-def run_local(config: config_lib.Config) -> metadata.RunOutcome:
-    """Runs the whole pipeline (cached components are skipped) and returns its outcome."""
+def run_local(config: config_lib.Config) -> None:
+    """Runs the whole pipeline (cached components are skipped); ML Metadata records it."""
     os.makedirs(config.pipeline_root, exist_ok=True)
-    pipeline = create_pipeline(config, metadata.connection_config(config.metadata_path))
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        config.metadata_path)
+    pipeline = create_pipeline(config, connection)
     try:
         tfx.orchestration.LocalDagRunner().run(pipeline)
-    except Exception as e:  # the data gate's message is the one users need
-        gate = _root_cause(e, DataValidationError)
-        if gate is not None:
-            raise PipelineRunError(str(gate)) from e
+    except Exception as e:  # the data validator's message is the one users need
+        cause = _root_cause(e, DataValidationError)
+        if cause is not None:
+            raise PipelineRunError(str(cause)) from e
         raise
-    return metadata.run_outcome(config.metadata_path)

@@ -9,16 +9,22 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
-from components.atomic_pusher import AtomicPusher
-from components.data_gate import DataGate
-from components.image_folder_example_gen import ImageFolderExampleGen
-from components.label_schema_gen import LabelSchemaGen
-from components.validated_span_window import ValidatedSpanWindowStrategy
-from pipeline import config as config_lib
-from pipeline import eval_config
+from hubtune import config as config_lib
+from hubtune.components.atomic_pusher import AtomicPusher
+from hubtune.components.blocking_example_validator import BlockingExampleValidator
+from hubtune.components.image_folder_example_gen import ImageFolderExampleGen
+from hubtune.components.label_schema_gen import LabelSchemaGen
+from hubtune.components.validated_span_window import ValidatedSpanWindowStrategy
+from hubtune.pipeline import evaluator_config
 
-PREPROCESSING_FN = "trainer_module.preprocessing_fn"
-RUN_FN = "trainer_module.run_fn"
+PREPROCESSING_FN = "hubtune.trainer_module.preprocessing_fn"
+RUN_FN = "hubtune.trainer_module.run_fn"
+# Node ids: standard components keep TFX's, custom ones their own.
+SCHEMA_GEN_ID = "LabelSchemaGen"
+VALIDATOR_ID = "BlockingExampleValidator"
+TRAINER_ID = "Trainer"
+EVALUATOR_ID = "Evaluator"
+PUSHER_ID = "AtomicPusher"
 RESOLVER_ID = "latest_blessed_model_resolver"
 SPAN_RESOLVER_ID = "span_window_resolver"
 CACHE_RESOLVER_ID = "latest_transform_cache_resolver"
@@ -79,7 +85,7 @@ def _example_gen(data: config_lib.DataConfig):
 
 def _training_window(config: config_lib.Config, example_gen, example_validator):
     """What Transform reads: the latest span (ExampleGen's output), or the last
-    ``data.span_window`` spans that passed the data gate, then with Transform's
+    ``data.span_window`` spans that passed data validation, then with Transform's
     analyzer cache from the previous run (reused for spans it has already analysed)."""
     if config.data.span_window <= 1:
         return example_gen.outputs["examples"], None, []
@@ -90,7 +96,7 @@ def _training_window(config: config_lib.Config, example_gen, example_validator):
                                  producer_component_id=example_gen.id,
                                  output_key="examples"),
     ).with_id(SPAN_RESOLVER_ID)
-    spans.add_upstream_node(example_validator)  # this run's span has passed the gate
+    spans.add_upstream_node(example_validator)  # this run's span has passed validation
     cache = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
         cache=tfx.dsl.Channel(type=tfx.types.standard_artifacts.TransformCache),
@@ -105,21 +111,21 @@ def _with_cache_path(config: config_lib.Config) -> config_lib.Config:
 
 
 def create_components(config: config_lib.Config) -> list:
-    """ExampleGen -> data validation gate -> Transform -> Trainer -> Evaluator -> Pusher."""
+    """ExampleGen -> blocking data validation -> Transform -> Trainer -> Evaluator -> Pusher."""
     example_gen = _example_gen(config.data)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = LabelSchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                label_key=config.data.label_key).with_id("SchemaGen")
-    example_validator = DataGate(
+                                label_key=config.data.label_key).with_id(SCHEMA_GEN_ID)
+    example_validator = BlockingExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        examples=example_gen.outputs["examples"], data=config.data).with_id("ExampleValidator")
+        examples=example_gen.outputs["examples"], data=config.data).with_id(VALIDATOR_ID)
     training_examples, analyzer_cache, extra_nodes = _training_window(
         config, example_gen, example_validator)
     transform = tfx.components.Transform(
         examples=training_examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, analyzer_cache=analyzer_cache,
         custom_config=config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS))
-    # Stop before Transform when the data gate fails (TFX alone would train anyway).
+    # Stop before Transform when data validation fails (TFX alone would train anyway).
     transform.add_upstream_node(example_validator)
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -138,13 +144,13 @@ def create_components(config: config_lib.Config) -> list:
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=eval_config.build_eval_config(config))
+        eval_config=evaluator_config.build_eval_config(config))
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.serving_model_dir))).with_id("Pusher")
+                base_directory=config.serving_model_dir))).with_id(PUSHER_ID)
     return [example_gen, statistics_gen, schema_gen, example_validator, *extra_nodes,
             transform, model_resolver, trainer, evaluator, pusher]
 

@@ -16,8 +16,8 @@ from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb
                                      model_service_pb2_grpc, predict_pb2,
                                      prediction_service_pb2_grpc)
 
-from serving.errors import InvalidArgument, ServingRequestError
-from serving.model_store import ModelStore
+from hubtune.serving.errors import InvalidArgument, ServingRequestError
+from hubtune.serving.model_store import ModelStore
 
 SIGNATURE_DEF_FIELD = "signature_def"
 GRPC_WORKERS = 8

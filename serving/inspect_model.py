@@ -6,8 +6,8 @@ from typing import List
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from serving import model_store
-from trainer_module import warmup
+from hubtune.serving import model_store
+from hubtune.trainer_module import warmup_requests
 
 
 def resolve_model_dir(path: str) -> str:
@@ -43,7 +43,7 @@ def describe(model_dir: str) -> List[str]:
             for key, info in sorted(tensors.items()):
                 dtype = tf.dtypes.as_dtype(info.dtype).name
                 lines.append(f"  {kind} {key:<16} {dtype:<8} {_shape(info.tensor_shape)}")
-    logs = warmup.read_warmup_requests(model_dir)
+    logs = warmup_requests.read_warmup_requests(model_dir)
     lines.append(f"warmup requests: {len(logs)} "
-                 f"({os.path.join(warmup.WARMUP_DIR, warmup.WARMUP_FILE)})")
+                 f"({os.path.join(warmup_requests.WARMUP_DIR, warmup_requests.WARMUP_FILE)})")
     return lines

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from serving.errors import InvalidArgument
+from hubtune.serving.errors import InvalidArgument
 
 
 def _decode_value(value: Any) -> Any:

@@ -17,9 +17,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from serving.errors import InvalidArgument, NotFound, Unavailable
-from serving.settings import DEFAULT_KEEP_VERSIONS, DEFAULT_POLL_SECONDS
-from trainer_module import warmup
+from hubtune.config.serving_defaults import DEFAULT_KEEP_VERSIONS, DEFAULT_POLL_SECONDS
+from hubtune.serving.errors import InvalidArgument, NotFound, Unavailable
+from hubtune.trainer_module import warmup_requests
 
 LOGGER = logging.getLogger("hubtune.serving")
 START, LOADING, AVAILABLE, END = "START", "LOADING", "AVAILABLE", "END"
@@ -85,7 +85,7 @@ class LoadedVersion:
 
     def run_warmup(self) -> int:
         """Replays the version's warmup requests; returns how many ran."""
-        logs = warmup.read_warmup_requests(self.path)
+        logs = warmup_requests.read_warmup_requests(self.path)
         for log in logs:
             request = log.predict_log.request
             inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}

@@ -17,10 +17,10 @@ from typing import Optional, Tuple
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from serving import json_codec
-from serving.errors import InvalidArgument, NotFound, ServingRequestError
-from serving.model_store import ModelStore
-from serving.settings import DEFAULT_MAX_REQUEST_BYTES
+from hubtune.config.serving_defaults import DEFAULT_MAX_REQUEST_BYTES
+from hubtune.serving import json_codec
+from hubtune.serving.errors import InvalidArgument, NotFound, ServingRequestError
+from hubtune.serving.model_store import ModelStore
 
 LOGGER = logging.getLogger("hubtune.serving")
 _PATH = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"

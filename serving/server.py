@@ -7,11 +7,12 @@ this implements the subset of its API that hubtune's client uses.
 import logging
 from typing import Optional
 
-from serving.grpc_api import GrpcServer
-from serving.model_store import ModelStore
-from serving.rest_api import RestServer
-from serving.settings import (DEFAULT_GRPC_PORT, DEFAULT_HOST, DEFAULT_KEEP_VERSIONS,
-                              DEFAULT_MAX_REQUEST_BYTES, DEFAULT_POLL_SECONDS, DEFAULT_REST_PORT)
+from hubtune.config.serving_defaults import (DEFAULT_GRPC_PORT, DEFAULT_HOST,
+                                             DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_REQUEST_BYTES,
+                                             DEFAULT_POLL_SECONDS, DEFAULT_REST_PORT)
+from hubtune.serving.grpc_api import GrpcServer
+from hubtune.serving.model_store import ModelStore
+from hubtune.serving.rest_api import RestServer
 
 LOGGER = logging.getLogger("hubtune.serving")
 

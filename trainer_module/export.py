@@ -11,8 +11,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from pipeline import config as config_lib
-from trainer_module import features, preprocessing
+from hubtune import config as config_lib
+from hubtune.config import names
+from hubtune.trainer_module import preprocessing
 
 
 class ServingModule(tf.Module):
@@ -36,20 +37,20 @@ class ServingModule(tf.Module):
                                  training=False)
         scores = tf.nn.softmax(logits, axis=-1)
         class_ids = tf.argmax(scores, axis=-1, output_type=tf.int64)
-        return {features.SCORES_OUTPUT: scores,
-                features.CLASS_IDS_OUTPUT: class_ids,
-                features.CLASSES_OUTPUT: tf.gather(self._class_names, class_ids)}
+        return {names.SCORES_OUTPUT: scores,
+                names.CLASS_IDS_OUTPUT: class_ids,
+                names.CLASSES_OUTPUT: tf.gather(self._class_names, class_ids)}
 
     def transform_image_feature(self, raw_image: tf.Tensor) -> tf.Tensor:
-        return self.tft_layer({self._data.image_key: raw_image})[features.IMAGE_XF]
+        return self.tft_layer({self._data.image_key: raw_image})[names.IMAGE_XF]
 
     def parse_raw(self, serialized: tf.Tensor, with_label: bool) -> Dict[str, tf.Tensor]:
         keys = [self._data.image_key] + ([self._data.label_key] if with_label else [])
         return tf.io.parse_example(serialized, {k: self._raw_spec[k] for k in keys})
 
     def signatures(self):
-        examples_spec = tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)
-        images_spec = tf.TensorSpec([None], tf.string, name=features.IMAGES_INPUT)
+        examples_spec = tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)
+        images_spec = tf.TensorSpec([None], tf.string, name=names.IMAGES_INPUT)
         image_shape = self._raw_spec[self._data.image_key].shape
 
         @tf.function(input_signature=[examples_spec])
@@ -70,16 +71,16 @@ class ServingModule(tf.Module):
             return self.tft_layer(self.parse_raw(examples, with_label=True))
 
         return {
-            features.SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
-            features.SERVING_IMAGES_SIGNATURE: serve_images.get_concrete_function(),
-            features.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
+            names.SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
+            names.SERVING_IMAGES_SIGNATURE: serve_images.get_concrete_function(),
+            names.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
         }
 
 
 def class_names(tf_transform_output: tft.TFTransformOutput) -> List[str]:
     """Class names in class-id order, as they appear in the data."""
     return [v.decode() if isinstance(v, bytes) else v
-            for v in tf_transform_output.vocabulary_by_name(features.LABEL_VOCAB)]
+            for v in tf_transform_output.vocabulary_by_name(names.LABEL_VOCAB)]
 
 
 def export_serving_model(classifier: keras.Model, tf_transform_output: tft.TFTransformOutput,

@@ -12,7 +12,7 @@ from typing import List, Sequence
 import tensorflow as tf
 import tf_keras as keras
 
-from pipeline import config as config_lib
+from hubtune import config as config_lib
 
 FEATURES_INPUT = "features"
 

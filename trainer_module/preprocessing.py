@@ -9,8 +9,8 @@ the serving signatures call.
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from pipeline import config as config_lib
-from trainer_module import features
+from hubtune import config as config_lib
+from hubtune.config import names
 
 
 def _dense(x: tf.Tensor, default) -> tf.Tensor:
@@ -43,9 +43,9 @@ def preprocessing_fn(inputs, custom_config):
     if label.dtype != tf.string:
         label = tf.strings.as_string(label)
     return {
-        features.IMAGE_XF: encoded_images(inputs[data.image_key], data),
-        features.LABEL_XF: tft.compute_and_apply_vocabulary(
-            label, vocab_filename=features.LABEL_VOCAB),
+        names.IMAGE_XF: encoded_images(inputs[data.image_key], data),
+        names.LABEL_XF: tft.compute_and_apply_vocabulary(
+            label, vocab_filename=names.LABEL_VOCAB),
     }
 
 

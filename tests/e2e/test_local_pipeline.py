@@ -11,24 +11,25 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
 import yaml
 
-from pipeline import config as config_lib
-from pipeline import demo, metadata
-from pipeline.local_runner import PipelineRunError, run_local
-from trainer_module import features
+from hubtune import config as config_lib
+from hubtune.config import names
+from hubtune.demo import elpv
+from hubtune.pipeline.local_runner import PipelineRunError
+from hubtune.runs import local_run, mlmd
+from tests.conftest import MNIST_TFRECORD, run_hubtune
 
 pytestmark = pytest.mark.e2e
 
 SUBSET = 120
 FAST = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=2",
         "train.finetune_epochs=1", "train.finetune_fraction=0.2", "eval.min_accuracy=0.5"]
-ALL_NODES = {"ImportExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "Transform",
-             "Trainer", "latest_blessed_model_resolver", "Evaluator", "Pusher"}
+ALL_NODES = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
+             "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "AtomicPusher"}
 
 
 @pytest.fixture(scope="module")
@@ -38,15 +39,14 @@ def workdir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def config_path(workdir):
-    config = demo.demo_config(workdir, limit=SUBSET, overrides=FAST)
+    config = elpv.demo_config(workdir, limit=SUBSET, overrides=FAST)
     path = os.path.join(workdir, "config.yaml")
-    demo.write_config(config, path)
+    elpv.write_config(config, path)
     return path
 
 
-def hubtune(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], capture_output=True,
-                          text=True, timeout=900)
+def hubtune(*args):
+    return run_hubtune(*args, timeout=900)
 
 
 def versions(config) -> list:
@@ -64,7 +64,7 @@ def first_run(config_path):
     result = hubtune("run", "--config", config_path)
     assert result.returncode == 0, result.stderr[-3000:]
     config = config_lib.load(config_path)
-    return config, result.stdout, metadata.run_outcome(config.metadata_path)
+    return config, result.stdout, mlmd.run_outcome(config.metadata_path)
 
 
 def test_first_run_blesses_and_pushes(first_run):
@@ -90,14 +90,14 @@ def test_first_run_blesses_and_pushes(first_run):
 
 def test_pushed_model_serves_both_signatures_alike(first_run):
     config, _, outcome = first_run
-    pairs = demo.eval_images(config, 4)
+    pairs = elpv.eval_images(config, 4)
     loaded = tf.saved_model.load(outcome.pushed_path)
-    by_bytes = loaded.signatures[features.SERVING_IMAGES_SIGNATURE](
+    by_bytes = loaded.signatures[names.SERVING_IMAGES_SIGNATURE](
         images=tf.constant([p[0] for p in pairs]))
     serialized = [tf.train.Example(features=tf.train.Features(feature={
         config.data.image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[p[0]]))}))
         .SerializeToString() for p in pairs]
-    by_example = loaded.signatures[features.SERVING_EXAMPLES_SIGNATURE](
+    by_example = loaded.signatures[names.SERVING_EXAMPLES_SIGNATURE](
         examples=tf.constant(serialized))
     tf.debugging.assert_near(by_bytes["scores"], by_example["scores"], atol=1e-5)
     assert {c.decode() for c in by_bytes["classes"].numpy()} <= {"defective", "functional"}
@@ -120,7 +120,7 @@ def test_gate_passes_with_the_pipelines_own_numbers(first_run, config_path, tmp_
     assert result.returncode == 0, result.stderr[-3000:]
     gate = json.loads((tmp_path / "gate.json").read_text())
     assert gate["passed"] is True
-    model_id = metadata.latest_model(metadata.open_store(config.metadata_path)).id
+    model_id = mlmd.latest_model(mlmd.open_store(config.metadata_path)).id
     assert gate["candidate"]["artifact_id"] == model_id
     assert gate["baseline"]["source"] == "latest blessed"
     assert gate["metrics"]["overall"]["sparse_categorical_accuracy"] == pytest.approx(
@@ -161,7 +161,7 @@ def test_unreachable_threshold_blocks_and_pushes_nothing(first_run, config_path)
     before = versions(config)
     result = hubtune("run", "--config", config_path, "--set", "eval.min_accuracy=0.999")
     assert result.returncode == 0, result.stderr[-3000:]
-    outcome = metadata.run_outcome(config.metadata_path)
+    outcome = mlmd.run_outcome(config.metadata_path)
     states = {c.node_id: c.state for c in outcome.components}
     assert states["Trainer"] == "CACHED"  # unchanged data and code: not retrained
     assert outcome.blessed is False
@@ -189,13 +189,13 @@ def test_bad_data_stops_before_training_and_names_the_examples(first_run, workdi
             writer.write(ex.SerializeToString())
     bad = config_lib.from_dict(config_lib.apply_overrides(config.to_dict(), [f"data.eval={bad_dir}"]))
     with pytest.raises(PipelineRunError) as failure:
-        run_local(bad)
+        local_run.run(bad)
     message = str(failure.value)
     assert "split 'eval', example #" in message and "does not decode" in message
     assert "feature 'label' [ENUM_TYPE_UNEXPECTED_STRING_VALUES]" in message
     assert "cracked" in message
-    last_run = metadata.run_ids(metadata.open_store(config.metadata_path))[-1]
-    ran = {c.node_id for c in metadata.run_outcome(config.metadata_path, last_run).components}
+    last_run = mlmd.run_ids(mlmd.open_store(config.metadata_path))[-1]
+    ran = {c.node_id for c in mlmd.run_outcome(config.metadata_path, last_run).components}
     assert "Transform" not in ran and "Trainer" not in ran
     assert versions(config) == before
 
@@ -206,10 +206,10 @@ def test_status_matches_ml_metadata(first_run, config_path):
     result = hubtune("status", "--config", config_path, "--json", "--runs", "10")
     assert result.returncode == 0, result.stderr[-3000:]
     status = json.loads(result.stdout)
-    ids = metadata.run_ids(metadata.open_store(config.metadata_path))
+    ids = mlmd.run_ids(mlmd.open_store(config.metadata_path))
     assert [r["run_id"] for r in status["runs"]] == list(reversed(ids))
     for run in status["runs"]:
-        outcome = metadata.run_outcome(config.metadata_path, run["run_id"])
+        outcome = mlmd.run_outcome(config.metadata_path, run["run_id"])
         assert [(c["node_id"], c["state"], c["seconds"]) for c in run["components"]] == \
             [(c.node_id, c.state, c.seconds) for c in outcome.components]
         assert run["blessed"] == outcome.blessed and run["accuracy"] == outcome.accuracy
@@ -242,7 +242,7 @@ def test_report_of_the_blessed_run(first_run, config_path, tmp_path):
     for name, metrics in outcome.metrics.items():
         assert f"<td>{name}</td>" in page and f"{metrics['sparse_categorical_accuracy']:.4f}" in page
     history = json.load(open(os.path.join(outcome.uris["Trainer/ModelRun"],
-                                          features.TRAINING_HISTORY_FILE)))
+                                          names.TRAINING_HISTORY_FILE)))
     for phase in history["phases"]:
         assert f"<td>{phase['phase']}</td>" in page
         assert f"{min(phase['history']['val_loss']):.4f}" in page
@@ -259,7 +259,7 @@ def test_report_renders_in_headless_chromium(first_run, config_path, tmp_path):
     out, shot = tmp_path / "report.html", tmp_path / "report.png"
     assert hubtune("report", "--config", config_path, "--output", str(out)).returncode == 0
     page = out.read_text()
-    assert "NO DECISION" in page and "ExampleValidator failed" in page and "cracked" in page
+    assert "NO DECISION" in page and "BlockingExampleValidator failed" in page and "cracked" in page
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
                     "--window-size=1100,1400", f"--screenshot={shot}", f"file://{out}"],
                    capture_output=True, timeout=120)
@@ -268,12 +268,10 @@ def test_report_renders_in_headless_chromium(first_run, config_path, tmp_path):
     assert (pixels < 128).mean() > 0.005  # text and tables drawn, not a blank page
 
 
-@pytest.mark.skipif(not os.path.exists(os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..",
-    "shared", "data", "mnist_1000.tfrecord")), reason="reads ../shared/data/mnist_1000.tfrecord, "
-    "which is not present beside this checkout")
+@pytest.mark.skipif(not os.path.exists(MNIST_TFRECORD),
+                    reason="reads ../shared/data/mnist_1000.tfrecord, "
+                    "which is not present beside this checkout")
 def test_float_pixels_on_shared_mnist(tmp_path, lite0_backbone):
-    from tests.conftest import MNIST_TFRECORD
     raw = {
         "pipeline_name": "mnist-float-pixels", "pipeline_root": str(tmp_path / "root"),
         "data": {"format": "float_pixels", "train": MNIST_TFRECORD, "eval_percent": 20,
@@ -289,14 +287,14 @@ def test_float_pixels_on_shared_mnist(tmp_path, lite0_backbone):
     path = tmp_path / "mnist.yaml"
     path.write_text(yaml.safe_dump(raw))
     config = config_lib.load(str(path))
-    outcome = run_local(config)
+    outcome = local_run.run(config)
     assert outcome.blessed is True and outcome.pushed_path
     assert outcome.accuracy >= 0.3  # ten classes: well above chance (0.1)
-    schema_files = glob.glob(f"{config.pipeline_root}/SchemaGen/schema/*/schema.pbtxt")
+    schema_files = glob.glob(f"{config.pipeline_root}/LabelSchemaGen/schema/*/schema.pbtxt")
     assert "is_categorical: true" in open(schema_files[0]).read()  # int label domain pinned
     record = next(iter(tf.data.TFRecordDataset([MNIST_TFRECORD]).take(1)))
     loaded = tf.saved_model.load(outcome.pushed_path)
-    out = loaded.signatures[features.SERVING_EXAMPLES_SIGNATURE](
+    out = loaded.signatures[names.SERVING_EXAMPLES_SIGNATURE](
         examples=tf.constant([record.numpy()]))
     assert out["classes"].numpy()[0].decode() in {str(d) for d in range(10)}
 
@@ -322,10 +320,10 @@ def test_image_folder_pipeline_with_hash_split(tmp_path, tiny_backbone):
            "beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
     path = tmp_path / "folders.yaml"
     path.write_text(yaml.safe_dump(raw))
-    outcome = run_local(config_lib.load(str(path)))
+    outcome = local_run.run(config_lib.load(str(path)))
     assert outcome.blessed is True and outcome.pushed_path
     assert set(outcome.metrics) == {"overall", "label=scratched", "label=clean"}
     loaded = tf.saved_model.load(outcome.pushed_path)
     image = (root / "clean" / "1.png").read_bytes()
-    out = loaded.signatures[features.SERVING_IMAGES_SIGNATURE](images=tf.constant([image]))
+    out = loaded.signatures[names.SERVING_IMAGES_SIGNATURE](images=tf.constant([image]))
     assert out["classes"].numpy()[0].decode() in {"scratched", "clean"}

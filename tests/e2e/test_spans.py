@@ -14,10 +14,12 @@ import os
 import pytest
 import tensorflow as tf
 
-from pipeline import config as config_lib
-from pipeline import demo, metadata, spans_demo
-from pipeline.local_runner import PipelineRunError, run_local
-from trainer_module import features
+from hubtune import config as config_lib
+from hubtune.config import names
+from hubtune.demo import elpv
+from hubtune.demo import spans as spans_demo
+from hubtune.pipeline.local_runner import PipelineRunError
+from hubtune.runs import local_run, mlmd
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +34,7 @@ def versions(config):
 
 
 def history(outcome):
-    path = os.path.join(outcome.uris["Trainer/ModelRun"], features.TRAINING_HISTORY_FILE)
+    path = os.path.join(outcome.uris["Trainer/ModelRun"], names.TRAINING_HISTORY_FILE)
     return json.load(open(path))
 
 
@@ -45,7 +47,7 @@ def embedding_counts(outcome):
 def spans(tmp_path_factory):
     work = str(tmp_path_factory.mktemp("spans"))
     data_dir = os.path.join(work, "data-spans")
-    train, evaluation = demo.stratified_split(demo.elpv_records(), limit=160)
+    train, evaluation = elpv.stratified_split(elpv.elpv_records(), limit=160)
     parts = list(zip(spans_demo.slices(train, 3), spans_demo.slices(evaluation, 3)))
     return work, data_dir, parts
 
@@ -54,7 +56,7 @@ def test_retraining_on_arriving_spans(spans):
     work, data_dir, parts = spans
     spans_demo.write_span(data_dir, 1, *parts[0])
     config = spans_demo.spans_config(work, data_dir, SETTINGS)
-    first = run_local(config)
+    first = local_run.run(config)
     assert first.span == 1 and first.blessed is True and first.baseline_model_uri is None
     [v1] = versions(config)
     assert first.pushed_version == v1
@@ -64,7 +66,7 @@ def test_retraining_on_arriving_spans(spans):
 
     # Span 2 arrives: trained on the window {1, 2}, compared with v1, pushed as v2.
     spans_demo.write_span(data_dir, 2, *parts[1])
-    second = run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+    second = local_run.run(spans_demo.spans_config(work, data_dir, SETTINGS))
     assert second.span == 2 and second.blessed is True
     assert second.baseline_model_uri == first.model_uri
     assert second.baseline_accuracy is not None
@@ -88,7 +90,7 @@ def test_retraining_on_arriving_spans(spans):
             writer.write(ex.SerializeToString())
     before = versions(config)
     with pytest.raises(PipelineRunError, match="does not decode"):
-        run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+        local_run.run(spans_demo.spans_config(work, data_dir, SETTINGS))
     assert versions(config) == before
 
     # The data is fixed as span 4: the next run trains and pushes again.
@@ -101,7 +103,7 @@ def test_retraining_on_arriving_spans(spans):
     os.makedirs(os.path.join(spans_demo.span_folder(data_dir, 4), "eval"))
     os.link(os.path.join(spans_demo.span_folder(data_dir, 3), "eval", "elpv-eval.tfrecord"),
             os.path.join(spans_demo.span_folder(data_dir, 4), "eval", "elpv-eval.tfrecord"))
-    fourth = run_local(spans_demo.spans_config(work, data_dir, SETTINGS))
+    fourth = local_run.run(spans_demo.spans_config(work, data_dir, SETTINGS))
     states = {c.node_id: c.state for c in fourth.components}
     assert fourth.span == 4 and states["Trainer"] == "COMPLETE"
     assert fourth.blessed is True and fourth.baseline_model_uri == second.model_uri
@@ -112,14 +114,14 @@ def test_a_head_change_retrains_without_embedding_again(spans):
     """Same data and backbone, new head config: the Trainer re-runs and embeds nothing."""
     work, data_dir, _ = spans
     config = spans_demo.spans_config(work, data_dir, SETTINGS + ["head.dropout=0.3"])
-    outcome = run_local(config)
+    outcome = local_run.run(config)
     states = {c.node_id: c.state for c in outcome.components}
     assert states["ImportExampleGen"] == "CACHED"
     assert states["Trainer"] == "COMPLETE"
     _, embedding = embedding_counts(outcome)
     assert embedding["train"]["embedded"] == 0 and embedding["eval"]["embedded"] == 0
-    store = metadata.open_store(config.metadata_path)
-    assert len(metadata.run_ids(store)) == 5
+    store = mlmd.open_store(config.metadata_path)
+    assert len(mlmd.run_ids(store)) == 5
     # In window mode Transform gets the previous run's analyzer cache (so it re-runs, and
     # re-analyses only spans it has not analysed before).
     [transform] = [e for e in store.get_executions() if e.type.endswith("Transform")][-1:]

@@ -1,0 +1,210 @@
+"""One thin function per ``hubtune`` command: load the config, call the room that does
+the job, print its answer.  Heavy rooms are imported inside the command that needs
+them, so ``hubtune --help`` and ``hubtune predict`` start without TFX."""
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import sys
+import time
+
+from hubtune import config as config_lib
+from hubtune.cli import console
+
+DEFAULT_DEMO_DIR = "hubtune_demo"
+EXIT_CONFIG_ERROR = 2
+
+
+def _log_path(pipeline_root: str) -> str:
+    return os.path.join(pipeline_root, console.LOG_FILE_NAME)
+
+
+def _quiet_tensorflow() -> None:
+    """report/status print their own output: keep TF's C++ and Python chatter off it."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cmd_run(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    print(f"full logs: {_log_path(config.pipeline_root)}")
+    with console.quiet_console(_log_path(config.pipeline_root), args.verbose) as out:
+        from hubtune.demo.walkthrough import run_and_print
+        run_and_print(config, out)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from hubtune.demo import walkthrough
+    workdir = os.path.abspath(args.workdir)
+    if args.spans:
+        workdir = os.path.join(workdir, f"spans-{args.spans}")
+    log_path = _log_path(os.path.join(workdir, "pipeline_root"))
+    what = f", {args.spans} arriving spans," if args.spans else ""
+    print(f"hubtune demo{what} in {workdir} (full logs: {log_path})")
+    with console.quiet_console(log_path, args.verbose) as out:
+        if args.spans:
+            walkthrough.run_spans_demo(workdir, args.spans, args.limit, args.set, out)
+        else:
+            walkthrough.run_demo(workdir, args.limit, args.set, out)
+    return 0
+
+
+def cmd_gate(args) -> int:
+    """Exit 0: passes; 1: fails a threshold; 2: could not evaluate (reason on stderr)."""
+    os.makedirs(args.output_dir, exist_ok=True)
+    log_path = os.path.join(args.output_dir, "gate.log")
+    result, error = None, None
+    with console.quiet_console(log_path, args.verbose) as out:
+        from hubtune.gate import evaluation, summary
+        try:
+            config = config_lib.load(args.config, args.set)
+            print(f"evaluating (full logs: {log_path}) ...", file=out)
+            result = evaluation.evaluate(config, args.candidate, args.baseline, args.eval_data)
+        except (evaluation.GateError, config_lib.ConfigError, OSError) as e:
+            error = str(e)
+        if result is not None:
+            paths = summary.write(result, args.output_dir)
+            print(summary.to_markdown(result), file=out)
+            print(f"wrote {paths['json']} and {paths['markdown']}", file=out)
+    if error is not None:
+        print(f"hubtune gate: cannot evaluate: {error}", file=sys.stderr)
+        return evaluation.ERROR
+    for c in result.failures:
+        print(f"hubtune gate: FAILED {c.name}: {c.value:.4f} vs bound {c.bound:.4f} "
+              f"(short by {-c.margin:.4f})", file=sys.stderr)
+    return evaluation.PASSED if result.passed else evaluation.FAILED
+
+
+def cmd_report(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    from hubtune.report import html_report
+    from hubtune.runs import run_details
+    run_id = None if args.run == "latest" else args.run
+    html_text = html_report.render(run_details.run_details(config.metadata_path, run_id), config)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    with open(args.output, "w") as f:
+        f.write(html_text)
+    print(f"wrote {args.output} ({len(html_text) / 1024:.0f} KiB, self-contained)")
+    return 0
+
+
+def cmd_status(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    from hubtune.runs import status
+    state = status.collect(config, limit=args.runs)
+    print(json.dumps(dataclasses.asdict(state), indent=1) if args.json
+          else status.format_table(state))
+    return 0
+
+
+def cmd_compile(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    _quiet_tensorflow()
+    from hubtune.pipeline import kubeflow_runner
+    try:
+        job = kubeflow_runner.compile_pipeline(config, args.output)
+    except kubeflow_runner.CompileError as e:
+        print(f"hubtune compile: {e}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    tasks = job["pipelineSpec"]["root"]["dag"]["tasks"]
+    print(f"wrote {args.output}: KFP v2 pipeline '{job['displayName']}' with {len(tasks)} tasks, "
+          f"image {config.kubeflow.image}, pipeline root {config.kubeflow.pipeline_root}")
+    print(f"submit: hubtune submit --config {args.config} --pipeline {args.output} "
+          "--target kfp|vertex   (schedule: hubtune schedule ... --cron '0 3 * * *')")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    """``submit`` (one run) and ``schedule`` (with ``--cron``: a recurring run)."""
+    from hubtune.kubeflow import submission
+    cron = getattr(args, "cron", None)
+    try:
+        if cron is not None:
+            submission.check_cron(cron)
+    except submission.SubmissionError as e:
+        print(f"hubtune schedule: {e}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    config = config_lib.load(args.config, args.set)
+    try:
+        answer = submission.submit(config.kubeflow, args.pipeline, args.target, cron)
+    except submission.SubmissionError as e:
+        print(f"hubtune: {e}", file=sys.stderr)
+        print(submission.manual_instructions(args.target, args.pipeline, config.kubeflow, cron),
+              file=sys.stderr)
+        return 1
+    what = f"recurring run ({cron})" if cron else "run"
+    print(f"created {args.target} {what}: {json.dumps(answer)[:500]}")
+    return 0
+
+
+def cmd_backbone_export(args) -> int:
+    from hubtune.backbones import hub_export
+    path = hub_export.export_efficientnet_lite0(args.out, weights=args.weights, seed=args.seed)
+    print(f"wrote a TF-Hub image feature-vector SavedModel ({args.weights} weights) to {path}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from hubtune.serving import inspect_model
+    print("\n".join(inspect_model.describe(args.model_dir)))
+    return 0
+
+
+def cmd_serving_assets(args) -> int:
+    config = config_lib.load(args.config, args.set)
+    from hubtune.serving import deployment
+    for path in deployment.write_assets(config, args.out).values():
+        print(f"wrote {path}")
+    print(f"run TF Serving with: cd {args.out} && docker compose up   "
+          f"(or kubectl apply -f {os.path.join(args.out, deployment.K8S_DIR)})")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from hubtune.serving.server import LocalModelServer
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    server = LocalModelServer(args.model_name, args.model_base_path, host=args.host,
+                              rest_port=args.rest_port, grpc_port=args.grpc_port,
+                              max_request_bytes=args.max_request_bytes,
+                              poll_seconds=args.poll_seconds)
+    print(f"hubtune serve (development server; production serving is TensorFlow Serving): "
+          f"model '{args.model_name}' from {args.model_base_path}, REST "
+          f"http://{args.host}:{server.rest_port}, gRPC {args.host}:{server.grpc_port}",
+          flush=True)
+    stop = []  # the handler goes in first: a SIGTERM right after the ports open must stop us
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    if not server.start(wait_seconds=0):
+        print("no version AVAILABLE yet; polling for versions ...", flush=True)
+    try:
+        while not stop:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    server.stop()
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from hubtune.serving.client import GrpcClient, RestClient, ServingError
+    client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
+              else RestClient(args.url, args.model_name, timeout=args.timeout))
+    images = []
+    for path in args.images:
+        with open(path, "rb") as f:
+            images.append(f.read())
+    try:
+        out = client.predict_images(images, version=args.version)
+    except ServingError as e:
+        print(f"hubtune: the server answered {e}", file=sys.stderr)
+        return 1
+    for path, cls, scores in zip(args.images, out["classes"], out["scores"]):
+        cls = cls.decode() if isinstance(cls, bytes) else cls
+        top = sorted(enumerate(scores), key=lambda p: -p[1])[: args.top]
+        print(f"{path}: {cls}  (" + ", ".join(f"class {i}: {p:.3f}" for i, p in top) + ")")
+    return 0

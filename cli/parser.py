@@ -1,0 +1,144 @@
+"""The ``hubtune`` argument parser: one builder per group of commands."""
+
+import argparse
+
+from hubtune.cli import commands
+from hubtune.config import serving_defaults
+
+DESCRIPTION = ("hubtune: a TFX pipeline that fine-tunes a pretrained backbone on a small "
+               "labelled data set and serves the validated model with TF Serving.")
+SERVE_DESCRIPTION = (
+    "A local stand-in for TensorFlow Serving, for development, tests and the demo; production "
+    "serving is TensorFlow Serving (see serving/). Implements: REST "
+    "GET /v1/models/NAME[/versions/V][/metadata], POST .../NAME[/versions/V]:predict "
+    "(row and columnar JSON, b64 binaries); gRPC PredictionService.Predict, "
+    "PredictionService.GetModelMetadata, ModelService.GetModelStatus. Loads the newest "
+    "complete version under the base path, runs its warmup requests, polls for new versions "
+    "and keeps the latest 2.")
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="YAML config file")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set train.head_epochs=3")
+
+
+def _add_pipeline_commands(sub) -> None:
+    run = sub.add_parser("run", help="run the pipeline locally on a config file")
+    _config_options(run)
+    run.add_argument("--verbose", action="store_true",
+                     help="stream TFX/Beam/TF logs instead of writing them to the log file")
+    run.set_defaults(func=commands.cmd_run)
+
+    demo = sub.add_parser("demo", help="run the embedded ELPV demo end to end")
+    demo.add_argument("--workdir", default=commands.DEFAULT_DEMO_DIR)
+    demo.add_argument("--limit", type=int, default=None,
+                      help="use a stratified subset of this many images")
+    demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    demo.add_argument("--verbose", action="store_true")
+    demo.add_argument("--spans", type=int, default=0, help="split the data into N spans "
+                      "that arrive one by one: a retraining run per span, then a table")
+    demo.set_defaults(func=commands.cmd_demo)
+
+    backbone = sub.add_parser("backbone", help="backbone tools")
+    backbone_sub = backbone.add_subparsers(dest="backbone_command", required=True)
+    export = backbone_sub.add_parser("export", help="export the demo EfficientNet-Lite0 as a "
+                                     "TF-Hub image feature-vector SavedModel")
+    export.add_argument("--out", required=True)
+    export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
+    export.add_argument("--seed", type=int, default=0)
+    export.set_defaults(func=commands.cmd_backbone_export)
+
+
+def _add_run_reading_commands(sub) -> None:
+    gate = sub.add_parser(
+        "gate", help="CI model gate: evaluate a candidate against a baseline with the "
+        "pipeline's own Evaluator thresholds (exit 0 pass, 1 fail, 2 cannot evaluate)")
+    _config_options(gate)
+    gate.add_argument("--candidate", default=None, help="SavedModel folder (default: the "
+                      "latest model the pipeline trained)")
+    gate.add_argument("--baseline", default="latest-blessed",
+                      help="latest-blessed (default), none, or a SavedModel folder")
+    gate.add_argument("--eval-data", default=None, help="glob of TFRecord files of raw "
+                      "tf.Examples (default: the eval split of the pipeline's latest run)")
+    gate.add_argument("--output-dir", default=".", help="where gate.json and gate.md go")
+    gate.add_argument("--verbose", action="store_true")
+    gate.set_defaults(func=commands.cmd_gate)
+
+    report = sub.add_parser("report", help="one self-contained HTML report of a pipeline run")
+    _config_options(report)
+    report.add_argument("--run", default="latest", help="latest (default) or a run id "
+                        "(see `hubtune status`)")
+    report.add_argument("--output", default="report.html")
+    report.set_defaults(func=commands.cmd_report)
+
+    status = sub.add_parser("status", help="recent runs, the latest blessed model and the "
+                            "served versions, from ML Metadata")
+    _config_options(status)
+    status.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(func=commands.cmd_status)
+
+
+def _add_kubeflow_commands(sub) -> None:
+    compile_ = sub.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines "
+                              "2.x / Vertex AI (KubeflowV2DagRunner, KFP v2 JSON)")
+    _config_options(compile_)
+    compile_.add_argument("--output", default="pipeline.json")
+    compile_.set_defaults(func=commands.cmd_compile)
+    for name, helptext in (("submit", "start one run of a compiled pipeline"),
+                           ("schedule", "create a recurring run (KFP) / schedule (Vertex)")):
+        p = sub.add_parser(name, help=helptext)
+        _config_options(p)
+        p.add_argument("--pipeline", default="pipeline.json", help="from `hubtune compile`")
+        p.add_argument("--target", choices=("kfp", "vertex"), required=True)
+        if name == "schedule":
+            p.add_argument("--cron", required=True, help="5-field cron, e.g. '0 3 * * *'")
+        p.set_defaults(func=commands.cmd_submit)
+
+
+def _add_serving_commands(sub) -> None:
+    inspect = sub.add_parser("inspect", help="print a SavedModel's serving signatures")
+    inspect.add_argument("model_dir", help="a SavedModel dir or a TF Serving model base path")
+    inspect.set_defaults(func=commands.cmd_inspect)
+
+    assets = sub.add_parser("serving-assets", help="write TF Serving deployment files "
+                            "(models.config, batching, monitoring, docker-compose, Kubernetes)")
+    _config_options(assets)
+    assets.add_argument("--out", required=True, help="folder to write them to")
+    assets.set_defaults(func=commands.cmd_serving_assets)
+
+    serve = sub.add_parser("serve", help="development model server speaking TF Serving's REST "
+                           "and gRPC APIs", description=SERVE_DESCRIPTION)
+    serve.add_argument("--model-name", required=True)
+    serve.add_argument("--model-base-path", required=True)
+    serve.add_argument("--host", default=serving_defaults.DEFAULT_HOST,
+                       help="address to bind (default loopback only)")
+    serve.add_argument("--rest-port", type=int, default=serving_defaults.DEFAULT_REST_PORT)
+    serve.add_argument("--grpc-port", type=int, default=serving_defaults.DEFAULT_GRPC_PORT)
+    serve.add_argument("--max-request-bytes", type=int,
+                       default=serving_defaults.DEFAULT_MAX_REQUEST_BYTES)
+    serve.add_argument("--poll-seconds", type=float,
+                       default=serving_defaults.DEFAULT_POLL_SECONDS)
+    serve.set_defaults(func=commands.cmd_serve)
+
+    predict = sub.add_parser("predict", help="classify images through TF Serving (REST or gRPC)")
+    target = predict.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="REST base URL, e.g. http://localhost:8501")
+    target.add_argument("--grpc", help="gRPC HOST:PORT, e.g. localhost:8500")
+    predict.add_argument("--model-name", required=True)
+    predict.add_argument("--version", type=int, default=None)
+    predict.add_argument("--timeout", type=float, default=10.0)
+    predict.add_argument("--top", type=int, default=3, help="scores shown per image")
+    predict.add_argument("images", nargs="+", help="PNG/JPEG files")
+    predict.set_defaults(func=commands.cmd_predict)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hubtune", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_pipeline_commands(sub)
+    _add_run_reading_commands(sub)
+    _add_kubeflow_commands(sub)
+    _add_serving_commands(sub)
+    return parser

@@ -1,0 +1,157 @@
+"""ExampleValidator that *blocks* the run: anomalies or unreadable examples stop it.
+
+TFX's ExampleValidator only records anomalies and lets Transform and the Trainer
+go on.  This component runs the same TFDV validation, then also reads every
+example to check that its image decodes (or that float pixels have the
+configured length) and that no split is empty.  Any problem raises
+``DataValidationError`` listing each one, so nothing downstream runs.
+"""
+
+import dataclasses
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx import types
+from tfx.components.example_validator import executor as validator_executor
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from tfx.utils import io_utils, json_utils
+
+from hubtune import config as config_lib
+
+EXAMPLES_KEY = "examples"
+DATA_CONFIG_KEY = "data_config"
+MAX_LISTED_EXAMPLES = 10
+
+
+class DataValidationError(RuntimeError):
+    """The data failed validation; the message lists every problem found."""
+
+
+def describe_anomalies(split: str, anomalies: anomalies_pb2.Anomalies) -> List[str]:
+    lines = []
+    for feature, info in sorted(anomalies.anomaly_info.items()):
+        kinds = ", ".join(anomalies_pb2.AnomalyInfo.Type.Name(r.type) for r in info.reason)
+        lines.append(f"split '{split}', feature '{feature}' [{kinds}]: "
+                     f"{info.description or info.short_description}")
+    if anomalies.HasField("dataset_anomaly_info"):
+        info = anomalies.dataset_anomaly_info
+        lines.append(f"split '{split}', dataset: {info.description or info.short_description}")
+    return lines
+
+
+def _example_label(example: tf.train.Example, label_key: str) -> str:
+    feature = example.features.feature.get(label_key)
+    if feature is None:
+        return "<no label>"
+    values = list(feature.bytes_list.value) or list(feature.int64_list.value)
+    return ", ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                     for v in values) or "<empty label>"
+
+
+def check_example(example: tf.train.Example, data: config_lib.DataConfig) -> str:
+    """'' when the example's image is usable, else what is wrong with it."""
+    feature = example.features.feature.get(data.image_key)
+    if feature is None:
+        return f"no '{data.image_key}' feature"
+    if data.format == "float_pixels":
+        p = data.pixels
+        expected = p.height * p.width * p.channels
+        values = feature.float_list.value
+        if len(values) != expected:
+            return (f"'{data.image_key}' has {len(values)} floats, expected {expected} "
+                    f"({p.height}x{p.width}x{p.channels}); fix data.pixels or the data")
+        return ""
+    if len(feature.bytes_list.value) != 1:
+        return f"'{data.image_key}' must hold exactly one encoded image"
+    try:
+        tf.io.decode_image(feature.bytes_list.value[0], expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+        return f"image does not decode ({e.message.splitlines()[0]})"
+    return ""
+
+
+def check_split_examples(files: List[str], split: str,
+                         data: config_lib.DataConfig) -> List[str]:
+    """Problems with a split's examples: emptiness, then each unreadable example."""
+    problems, count = [], 0
+    for index, record in enumerate(tf.data.TFRecordDataset(files, compression_type="GZIP")):
+        count += 1
+        example = tf.train.Example.FromString(record.numpy())
+        problem = check_example(example, data)
+        if problem:
+            problems.append(f"split '{split}', example #{index} (label "
+                            f"'{_example_label(example, data.label_key)}'): {problem}")
+    if count == 0:
+        return [f"split '{split}' has no examples: check data.{split} (or data.eval_percent)"]
+    if len(problems) > MAX_LISTED_EXAMPLES:
+        extra = len(problems) - MAX_LISTED_EXAMPLES
+        problems = problems[:MAX_LISTED_EXAMPLES] + [f"... and {extra} more in split '{split}'"]
+    return problems
+
+
+FAILURES_DIR = "failures"
+
+
+def failure_report_path(node_dir: str, execution_id) -> str:
+    """Where a failed validation leaves its message: TFX deletes a failed execution's outputs and
+    does not record its exception in ML Metadata, so ``hubtune status`` reads it here."""
+    return os.path.join(node_dir, FAILURES_DIR, f"{execution_id}.txt")
+
+
+class Executor(validator_executor.Executor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]):
+        result = super().Do(input_dict, output_dict, exec_properties)
+        data = config_lib.data_from_dict(json_utils.loads(exec_properties[DATA_CONFIG_KEY]))
+        anomalies_artifact = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.ANOMALIES_KEY])
+        problems: List[str] = []
+        for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
+            path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split),
+                                validator_executor.DEFAULT_FILE_NAME)
+            anomalies = anomalies_pb2.Anomalies()
+            anomalies.ParseFromString(io_utils.read_bytes_file(path))
+            problems += describe_anomalies(split, anomalies)
+        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+        for split in artifact_utils.decode_split_names(examples.split_names):
+            files = tf.io.gfile.glob(os.path.join(
+                artifact_utils.get_split_uri([examples], split), "*"))
+            problems += check_split_examples(files, split, data)
+        if problems:
+            error = DataValidationError(
+                "data validation failed; nothing was trained or pushed:\n  - "
+                + "\n  - ".join(problems)
+                + "\nFix the data (or, for an intended change, the schema) and re-run.")
+            # Output URIs are <pipeline_root>/<node id>/<output key>/<execution id>.
+            output_dir = anomalies_artifact.uri.rstrip("/")
+            report = failure_report_path(os.path.dirname(os.path.dirname(output_dir)),
+                                         os.path.basename(output_dir))
+            io_utils.write_string_file(report, f"{type(error).__name__}: {error}")
+            raise error
+        return result
+
+
+class BlockingExampleValidatorSpec(standard_component_specs.ExampleValidatorSpec):
+    PARAMETERS = dict(standard_component_specs.ExampleValidatorSpec.PARAMETERS,
+                      **{DATA_CONFIG_KEY: ExecutionParameter(type=str)})
+    INPUTS = dict(standard_component_specs.ExampleValidatorSpec.INPUTS,
+                  **{EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)})
+
+
+class BlockingExampleValidator(base_component.BaseComponent):
+    """ExampleValidator plus example checks; fails the run on any problem."""
+
+    SPEC_CLASS = BlockingExampleValidatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+    def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
+                 examples: types.BaseChannel, data: config_lib.DataConfig):
+        super().__init__(spec=BlockingExampleValidatorSpec(
+            statistics=statistics, schema=schema, examples=examples,
+            data_config=json_utils.dumps(dataclasses.asdict(data)),
+            exclude_splits=json_utils.dumps([]),
+            anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))

@@ -1,0 +1,151 @@
+"""The typed sections of hubtune's one configuration, with their defaults.
+
+Each dataclass is one YAML section; ``example.yaml`` beside this file annotates
+every key.  Loading and checking live in ``loading`` and ``validation``.
+"""
+
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+CUSTOM_CONFIG_KEY = "hubtune_config"
+# What each TFX component receives: only the sections it uses, so that changing,
+# say, an eval threshold does not invalidate the Trainer's cache.
+TRANSFORM_SECTIONS = ("data",)
+TRAINER_SECTIONS = ("data", "backbone", "head", "train")
+ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving")
+EMBEDDING_CACHE_DIR = "embedding_cache"
+# In-process DirectRunner: on the demo data (2 cores) the whole pipeline took 221 s against
+# 284 s with multi_processing workers, whose start-up cost each Beam component ~15 s
+# (benchmarks/RESULTS.md). Large data: multi_processing, or DataflowRunner remotely.
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the person who wrote the YAML."""
+
+
+@dataclasses.dataclass
+class PixelConfig:
+    """Shape and value range of ``float_pixels`` data (a flat float list per image)."""
+    height: int = 28
+    width: int = 28
+    channels: int = 1
+    min_value: float = 0.0
+    max_value: float = 1.0
+
+
+@dataclasses.dataclass
+class DataConfig:
+    format: str = "tfrecord"
+    train: str = ""
+    eval: Optional[str] = None
+    eval_percent: int = 25          # hash split of `train` when `eval` is not given
+    image_key: str = "image"
+    label_key: str = "label"
+    pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
+    span_window: int = 1            # with {SPAN} in train/eval: train on the last N spans
+
+
+SPAN = "{SPAN}"
+
+
+@dataclasses.dataclass
+class BackboneConfig:
+    handle: str = ""
+    input_size: int = 224
+
+
+@dataclasses.dataclass
+class HeadConfig:
+    hidden_units: List[int] = dataclasses.field(default_factory=lambda: [128])
+    dropout: float = 0.2
+
+
+@dataclasses.dataclass
+class AugmentationConfig:
+    """Train-time image augmentation, applied on the fly (strength 0 disables)."""
+    flip: bool = True
+    rotation: float = 0.05          # fraction of a full turn
+    zoom: float = 0.1               # fraction of the image size
+    contrast: float = 0.1
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    batch_size: int = 32
+    head_epochs: int = 5
+    head_learning_rate: float = 1e-3
+    finetune_epochs: int = 3
+    finetune_fraction: float = 0.2   # top fraction of backbone variables; 0 skips phase 2
+    finetune_lr_factor: float = 0.1  # phase-2 learning rate = head_learning_rate * this
+    early_stopping_patience: int = 2
+    seed: int = 42
+    cache_embeddings: bool = True    # phase 1 on frozen features computed once (no augmentation)
+    embedding_cache_dir: str = ""    # shared across runs; "" = <pipeline_root>/embedding_cache
+    warm_start: bool = False         # head starts from the last blessed model's head
+    augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+
+
+@dataclasses.dataclass
+class ThresholdsConfig:
+    """The Evaluator's blessing thresholds (YAML section ``eval``)."""
+    min_accuracy: float = 0.5
+    max_accuracy_drop: float = 0.02
+
+
+@dataclasses.dataclass
+class ServingConfig:
+    model_name: str = "hubtune"
+    base_dir: str = "serving_models"
+
+
+@dataclasses.dataclass
+class KubeflowConfig:
+    """Where and how the compiled pipeline runs on Kubeflow Pipelines / Vertex AI."""
+    image: str = ""                  # the pipeline image built from kubeflow/Dockerfile
+    pipeline_root: str = ""          # gs://bucket/path (replaces pipeline_root remotely)
+    serving_dir: str = ""            # gs://bucket/path (replaces serving.base_dir remotely)
+    beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    display_name: str = ""
+    trainer_cpu: float = 0.0         # 0 = the orchestrator's default
+    trainer_memory_gb: float = 0.0
+    trainer_gpu_type: str = "NVIDIA_TESLA_T4"
+    trainer_gpu_count: int = 0
+    kfp_host: str = ""               # e.g. http://localhost:8080 (kubectl port-forward)
+    vertex_project: str = ""
+    vertex_region: str = "us-central1"
+    service_account: str = ""
+
+
+@dataclasses.dataclass
+class Config:
+    pipeline_name: str = "hubtune"
+    pipeline_root: str = "pipeline_root"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    backbone: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
+    head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: ThresholdsConfig = dataclasses.field(default_factory=ThresholdsConfig)
+    serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
+    beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.pipeline_root, "metadata.sqlite")
+
+    @property
+    def serving_model_dir(self) -> str:
+        """Where TF Serving's model base path points: ``<base_dir>/<model_name>``."""
+        return os.path.join(self.serving.base_dir, self.serving.model_name)
+
+    @property
+    def embedding_cache_path(self) -> str:
+        return self.train.embedding_cache_dir or os.path.join(self.pipeline_root,
+                                                              EMBEDDING_CACHE_DIR)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,81 @@
+"""Range and consistency checks of a Config's values (no file system)."""
+
+from typing import Sequence
+
+from hubtune.config.sections import ALL_SECTIONS, Config, ConfigError, DATA_FORMATS, SPAN
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def validate_values(c: Config, sections: Sequence[str] = ALL_SECTIONS) -> None:
+    """Range and consistency checks that need no file system."""
+    if set(sections) == set(ALL_SECTIONS):
+        _require(bool(c.pipeline_name.strip()), "'pipeline_name' must not be empty")
+        _require(bool(c.pipeline_root), "'pipeline_root' must not be empty")
+    for name in sections:
+        _SECTION_VALIDATORS[name](c)
+
+
+def _validate_data(c: Config) -> None:
+    d = c.data
+    _require(d.format in DATA_FORMATS,
+             f"'data.format' must be one of {', '.join(DATA_FORMATS)}, got '{d.format}'")
+    _require(bool(d.train), "'data.train' is required: a file pattern or folder of training data")
+    _require(1 <= d.eval_percent <= 50, "'data.eval_percent' must be between 1 and 50")
+    _require(bool(d.image_key) and bool(d.label_key),
+             "'data.image_key' and 'data.label_key' must not be empty")
+    _require(d.image_key != d.label_key, "'data.image_key' and 'data.label_key' must differ")
+    p = d.pixels
+    _require(p.height > 0 and p.width > 0, "'data.pixels.height' and 'width' must be positive")
+    _require(p.channels in (1, 3), "'data.pixels.channels' must be 1 or 3")
+    _require(p.max_value > p.min_value, "'data.pixels.max_value' must exceed 'min_value'")
+    _require(d.span_window >= 1, "'data.span_window' must be at least 1")
+    spans = [k for k in ("train", "eval") if SPAN in (getattr(d, k) or "")]
+    _require(not d.eval or len(spans) in (0, 2),
+             "'data.train' and 'data.eval' must both contain {SPAN} or neither")
+    _require(d.span_window == 1 or spans, "'data.span_window' > 1 needs {SPAN} in 'data.train'")
+
+
+def _validate_backbone(c: Config) -> None:
+    _require(bool(c.backbone.handle), "'backbone.handle' is required: a TF-Hub URL, a "
+             "local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
+    _require(32 <= c.backbone.input_size <= 1024, "'backbone.input_size' must be 32..1024")
+
+
+def _validate_head(c: Config) -> None:
+    _require(all(u > 0 for u in c.head.hidden_units), "'head.hidden_units' must be positive")
+    _require(0.0 <= c.head.dropout < 1.0, "'head.dropout' must be in [0, 1)")
+
+
+def _validate_train(c: Config) -> None:
+    t = c.train
+    _require(t.batch_size > 0, "'train.batch_size' must be positive")
+    _require(t.head_epochs > 0, "'train.head_epochs' must be at least 1")
+    _require(t.finetune_epochs >= 0, "'train.finetune_epochs' must be >= 0")
+    _require(0.0 <= t.finetune_fraction <= 1.0, "'train.finetune_fraction' must be in [0, 1]")
+    _require(0.0 < t.finetune_lr_factor <= 1.0, "'train.finetune_lr_factor' must be in (0, 1]")
+    _require(t.head_learning_rate > 0, "'train.head_learning_rate' must be positive")
+    _require(t.early_stopping_patience >= 1, "'train.early_stopping_patience' must be >= 1")
+    a = t.augmentation
+    for name in ("rotation", "zoom", "contrast"):
+        _require(0.0 <= getattr(a, name) < 1.0, f"'train.augmentation.{name}' must be in [0, 1)")
+
+
+def _validate_eval(c: Config) -> None:
+    _require(0.0 <= c.eval.min_accuracy <= 1.0, "'eval.min_accuracy' must be in [0, 1]")
+    _require(0.0 <= c.eval.max_accuracy_drop <= 1.0, "'eval.max_accuracy_drop' must be in [0, 1]")
+
+
+def _validate_serving(c: Config) -> None:
+    _require(bool(c.serving.model_name) and "/" not in c.serving.model_name,
+             "'serving.model_name' must be a non-empty name without '/'")
+    _require(bool(c.serving.base_dir), "'serving.base_dir' must not be empty")
+
+
+_SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,
+                       "head": _validate_head, "train": _validate_train,
+                       "eval": _validate_eval, "serving": _validate_serving}
+
+

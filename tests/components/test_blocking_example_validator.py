@@ -1,0 +1,68 @@
+"""BlockingExampleValidator: every bad example and empty split is named."""
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from hubtune import config as config_lib
+from hubtune.components import blocking_example_validator
+from tests.conftest import example, png_bytes, random_images
+
+
+def _data(**kw):
+    return config_lib.data_from_dict(kw)
+
+
+def _write_examples(path, examples):
+    with tf.io.TFRecordWriter(path, options="GZIP") as w:
+        for ex in examples:
+            w.write(ex.SerializeToString())
+    return path
+
+
+def test_gate_names_each_corrupt_example(tmp_path):
+    good = png_bytes(random_images(1)[0])
+    path = _write_examples(str(tmp_path / "data.gz"), [
+        example({"image": good, "label": b"ok"}),
+        example({"image": b"\x89PNG\r\n broken", "label": b"defective"}),
+        example({"image": good, "label": b"ok"}),
+        example({"label": b"ok"}),
+    ])
+    problems = blocking_example_validator.check_split_examples([path], "eval", _data(train="x"))
+    assert len(problems) == 2
+    assert problems[0].startswith("split 'eval', example #1 (label 'defective')")
+    assert "does not decode" in problems[0]
+    assert "example #3" in problems[1] and "no 'image' feature" in problems[1]
+
+
+def test_gate_reports_an_empty_split(tmp_path):
+    path = _write_examples(str(tmp_path / "empty.gz"), [])
+    problems = blocking_example_validator.check_split_examples([path], "train", _data(train="x"))
+    assert problems == ["split 'train' has no examples: check data.train (or data.eval_percent)"]
+
+
+def test_gate_checks_float_pixel_length(tmp_path):
+    data = _data(train="x", format="float_pixels", image_key="px", label_key="y",
+                 pixels={"height": 2, "width": 2, "channels": 1})
+    path = _write_examples(str(tmp_path / "px.gz"), [
+        example({"px": [0.1] * 4, "y": 1}), example({"px": [0.1] * 3, "y": 2})])
+    problems = blocking_example_validator.check_split_examples([path], "train", data)
+    assert len(problems) == 1
+    assert "example #1 (label '2')" in problems[0] and "3 floats, expected 4" in problems[0]
+
+
+def test_gate_caps_the_listing(tmp_path):
+    bad = [example({"image": b"nope", "label": b"x"}) for _ in range(15)]
+    path = _write_examples(str(tmp_path / "bad.gz"), bad)
+    problems = blocking_example_validator.check_split_examples([path], "train", _data(train="x"))
+    assert len(problems) == blocking_example_validator.MAX_LISTED_EXAMPLES + 1
+    assert problems[-1] == "... and 5 more in split 'train'"
+
+
+def test_anomalies_are_described_with_feature_and_kind():
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["label"]
+    info.description = "Examples contain values missing from the schema: cracked (~5%)."
+    info.reason.add(type=anomalies_pb2.AnomalyInfo.ENUM_TYPE_UNEXPECTED_STRING_VALUES)
+    lines = blocking_example_validator.describe_anomalies("eval", anomalies)
+    assert lines == ["split 'eval', feature 'label' [ENUM_TYPE_UNEXPECTED_STRING_VALUES]: "
+                     "Examples contain values missing from the schema: cracked (~5%)."]

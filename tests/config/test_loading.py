@@ -1,0 +1,91 @@
+"""Building a Config from YAML, --set overrides and custom_config; errors name the key."""
+
+import os
+
+import pytest
+import yaml
+
+from hubtune import config as config_lib
+from tests.conftest import write_yaml
+
+
+def test_valid_config_loads_with_defaults(tmp_path, valid_raw):
+    config = config_lib.load(write_yaml(tmp_path, valid_raw))
+    assert config.data.format == "tfrecord"
+    assert config.train.finetune_fraction == config_lib.TrainConfig().finetune_fraction
+    assert config.metadata_path == os.path.join(valid_raw["pipeline_root"], "metadata.sqlite")
+
+
+def test_unknown_key_is_named_with_a_suggestion(valid_raw):
+    valid_raw["train"] = {"head_epoch": 3}
+    with pytest.raises(config_lib.ConfigError, match=r"train\.head_epoch.*train\.head_epochs"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_wrong_type_names_the_key(valid_raw):
+    valid_raw["train"] = {"batch_size": "large"}
+    with pytest.raises(config_lib.ConfigError, match=r"'train\.batch_size' must be int"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_bool_is_not_an_int(valid_raw):
+    valid_raw["train"] = {"batch_size": True}
+    with pytest.raises(config_lib.ConfigError, match="train.batch_size"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_set_overrides_parse_yaml_values(tmp_path, valid_raw):
+    config = config_lib.load(write_yaml(tmp_path, valid_raw),
+                             ["train.head_epochs=7", "head.hidden_units=[64, 32]",
+                              "eval.min_accuracy=0.9"])
+    assert config.train.head_epochs == 7
+    assert config.head.hidden_units == [64, 32]
+    assert config.eval.min_accuracy == 0.9
+
+
+def test_set_override_of_unknown_key_fails(tmp_path, valid_raw):
+    with pytest.raises(config_lib.ConfigError, match="train.epochs"):
+        config_lib.load(write_yaml(tmp_path, valid_raw), ["train.epochs=3"])
+
+
+def test_relative_paths_resolve_against_the_yaml_file(tmp_path, valid_raw):
+    sub = tmp_path / "conf"
+    sub.mkdir()
+    valid_raw["data"]["train"] = "../data/train.tfrecord"
+    valid_raw["pipeline_root"] = "root"
+    config = config_lib.load(write_yaml(sub, valid_raw))
+    assert config.data.train == str(tmp_path / "data" / "train.tfrecord")
+    assert config.pipeline_root == str(sub / "root")
+
+
+def test_custom_config_round_trip_carries_only_the_sections_sent(valid_raw):
+    valid_raw["eval"] = {"min_accuracy": 0.9}
+    config = config_lib.from_dict(valid_raw)
+    again = config_lib.from_custom_config(
+        config_lib.to_custom_config(config, config_lib.TRAINER_SECTIONS))
+    for section in config_lib.TRAINER_SECTIONS:
+        assert getattr(again, section) == getattr(config, section)
+    # Not sent: a threshold change keeps the Trainer's cache.
+    assert again.eval == config_lib.ThresholdsConfig()
+
+
+def test_custom_config_is_validated_again(valid_raw):
+    custom = config_lib.to_custom_config(config_lib.from_dict(valid_raw), ["train"])
+    custom[config_lib.CUSTOM_CONFIG_KEY]["train"]["batch_size"] = 0
+    with pytest.raises(config_lib.ConfigError, match="train.batch_size"):
+        config_lib.from_custom_config(custom)
+
+
+def test_not_a_mapping_is_rejected(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(config_lib.ConfigError, match="mapping"):
+        config_lib.load(str(path))
+
+
+def test_the_documented_example_config_is_valid():
+    raw = yaml.safe_load(open(config_lib.EXAMPLE_YAML))
+    config = config_lib.from_dict(raw)  # values only: its data paths are placeholders
+    assert config.data.format == "tfrecord"
+    documented = set(config_lib.Config().to_dict())
+    assert set(raw) == documented  # every top-level key is documented there

@@ -1,0 +1,26 @@
+"""Value checks: out-of-range values and bad choices name the key."""
+
+import pytest
+
+from hubtune import config as config_lib
+
+
+def test_out_of_range_value_names_the_key(valid_raw):
+    valid_raw["train"] = {"finetune_fraction": 1.5}
+    with pytest.raises(config_lib.ConfigError, match="train.finetune_fraction"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_bad_format_lists_the_choices(valid_raw):
+    valid_raw["data"]["format"] = "csv"
+    with pytest.raises(config_lib.ConfigError, match="tfrecord, image_folder, float_pixels"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_span_settings_are_checked(valid_raw):
+    valid_raw["data"].update({"train": "gs://b/span-{SPAN}/train", "eval": "gs://b/eval"})
+    with pytest.raises(config_lib.ConfigError, match="both contain"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["data"].update({"train": "gs://b/train", "eval": None, "span_window": 2})
+    with pytest.raises(config_lib.ConfigError, match="span_window"):
+        config_lib.from_dict(valid_raw)
