@@ -53,7 +53,27 @@ class _TensorRef:
         self.storage, self.offset = storage, offset
         self.size, self.stride = tuple(size), tuple(stride)
 
+    def check_bounds(self) -> None:
+        """Offset, size and stride come from the file: every element they reach must lie
+        inside the storage, or ``as_strided`` would read outside it."""
+        numbers = (self.offset, *self.size, *self.stride)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers):
+            raise CheckpointError(f"offset {self.offset!r}, size {self.size!r} and stride "
+                                  f"{self.stride!r} must be non-negative integers")
+        if len(self.size) != len(self.stride):
+            raise CheckpointError(f"size {self.size} and stride {self.stride} differ in length")
+        length = len(self.storage.array)
+        if 0 in self.size:
+            last = self.offset - 1  # an empty tensor reads nothing
+        else:
+            last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
+        if last >= length:
+            raise CheckpointError(f"offset {self.offset}, size {self.size} and stride "
+                                  f"{self.stride} reach element {last} of a storage of "
+                                  f"{length}")
+
     def to_numpy(self) -> np.ndarray:
+        self.check_bounds()
         flat = self.storage.array
         if not self.size:
             return flat[self.offset].copy()
@@ -89,7 +109,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             "does not allow (only plain tensor state dicts are accepted)")
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
+        if not (isinstance(pid, tuple) and len(pid) == 6 and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and isinstance(pid[4], int)):
             raise CheckpointError(f"unexpected persistent id {pid!r}")
         _, storage_type, key, _location, numel, _view = pid
         if key not in self._storages:
@@ -97,35 +118,64 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return self._storages[key]
 
 
-def load_legacy_state_dict(path: str) -> "collections.OrderedDict[str, np.ndarray]":
-    """Returns the checkpoint's tensors as NumPy arrays, keyed by parameter name."""
-    with open(path, "rb") as f:
-        data = f.read()
-    stream = io.BytesIO(data)
-    storages: Dict[str, _StorageRef] = {}
-    try:
-        magic = _RestrictedUnpickler(stream, storages).load()
-        if magic != LEGACY_MAGIC_NUMBER:
-            raise CheckpointError(
-                f"{path}: not a legacy PyTorch checkpoint (bad magic number; "
-                "zip-format checkpoints from torch>=1.6 are not supported)")
-        version = _RestrictedUnpickler(stream, storages).load()
-        if version != LEGACY_PROTOCOL_VERSION:
-            raise CheckpointError(f"{path}: unsupported protocol version {version}")
-        _RestrictedUnpickler(stream, storages).load()  # system info
-        state = _RestrictedUnpickler(stream, storages).load()
-        keys = _RestrictedUnpickler(stream, storages).load()
-    except (pickle.UnpicklingError, EOFError) as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint ({e})") from e
+def _read_pickles(stream: io.BytesIO, storages: Dict[str, _StorageRef]):
+    """The legacy header, the state dict and the storage keys."""
+    magic = _RestrictedUnpickler(stream, storages).load()
+    if magic != LEGACY_MAGIC_NUMBER:
+        raise CheckpointError("not a legacy PyTorch checkpoint (bad magic number; "
+                              "zip-format checkpoints from torch>=1.6 are not supported)")
+    version = _RestrictedUnpickler(stream, storages).load()
+    if version != LEGACY_PROTOCOL_VERSION:
+        raise CheckpointError(f"unsupported protocol version {version}")
+    _RestrictedUnpickler(stream, storages).load()  # system info
+    state = _RestrictedUnpickler(stream, storages).load()
+    keys = _RestrictedUnpickler(stream, storages).load()
+    if not isinstance(state, dict):
+        raise CheckpointError("the checkpoint holds no state dict")
+    if not isinstance(keys, list) or set(keys) != set(storages):
+        raise CheckpointError("its storage key list does not match the tensors' storages")
+    return state, keys
+
+
+def _read_storages(stream: io.BytesIO, keys, storages: Dict[str, _StorageRef]) -> None:
+    """Each storage: an int64 element count, then that many little-endian elements."""
     for key in keys:
         ref = storages[key]
-        (numel,) = struct.unpack("<q", stream.read(8))
+        header = stream.read(8)
+        if len(header) != 8:
+            raise CheckpointError(f"truncated storage {key}")
+        (numel,) = struct.unpack("<q", header)
+        if numel < 0 or numel != ref.numel:
+            raise CheckpointError(f"storage {key} declares {numel} elements, its tensors "
+                                  f"{ref.numel}")
         nbytes = numel * ref.dtype.itemsize
         raw = stream.read(nbytes)
         if len(raw) != nbytes:
-            raise CheckpointError(f"{path}: truncated storage {key}")
+            raise CheckpointError(f"truncated storage {key}")
         ref.array = np.frombuffer(raw, dtype=ref.dtype.newbyteorder("<"))
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: the checkpoint holds no state dict")
-    return collections.OrderedDict(
-        (name, t.to_numpy()) for name, t in state.items() if isinstance(t, _TensorRef))
+
+
+def load_legacy_state_dict(path: str) -> "collections.OrderedDict[str, np.ndarray]":
+    """Returns the checkpoint's tensors as NumPy arrays, keyed by parameter name.
+
+    Anything wrong with the file, whatever part of it, raises ``CheckpointError``
+    naming the file (and the tensor, where one is to blame)."""
+    with open(path, "rb") as f:
+        stream = io.BytesIO(f.read())
+    storages: Dict[str, _StorageRef] = {}
+    name = None
+    try:
+        state, keys = _read_pickles(stream, storages)
+        _read_storages(stream, keys, storages)
+        tensors = collections.OrderedDict()
+        for name, tensor in state.items():
+            if isinstance(tensor, _TensorRef):
+                tensors[name] = tensor.to_numpy()
+        return tensors
+    except CheckpointError as e:
+        where = f" (tensor {name!r})" if name is not None else ""
+        raise CheckpointError(f"{path}{where}: {e}") from e
+    except (pickle.UnpicklingError, EOFError) as e:
+        raise CheckpointError(f"{path}: corrupt checkpoint ({e})") from e
+    except Exception as e:  # noqa: BLE001 - a crafted file can raise anything; name it
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(e).__name__}: {e})") from e
