@@ -21,6 +21,7 @@ from tfx.utils import json_utils, proto_utils
 from hubtune import config as config_lib
 from hubtune.pipeline import evaluator_config
 from hubtune.runs import mlmd
+from hubtune.trainer_module import export
 
 LATEST_BLESSED = "latest-blessed"
 NO_BASELINE = "none"
@@ -73,10 +74,10 @@ class GateResult:
 
 
 def _fingerprint(saved_model_dir: str) -> Optional[str]:
+    """The model's identity (graph and weights), or None when it cannot be read."""
     try:
-        return str(tf.saved_model.experimental.read_fingerprint(saved_model_dir)
-                   .saved_model_checksum)
-    except Exception:  # noqa: BLE001 - older SavedModels have no fingerprint.pb
+        return export.saved_model_identity(saved_model_dir)
+    except Exception:  # noqa: BLE001 - an unreadable model is reported by the evaluation
         return None
 
 

@@ -8,14 +8,15 @@ spans) gets a new Examples artifact and would embed every image again.  Keyed pe
 example instead, a run embeds only images it has never seen with this backbone,
 and a Trainer re-run for a head or learning-rate change embeds nothing.
 
-Keys: the folder is the backbone's identity (its SavedModel fingerprint checksum),
-the input size and the cache format, so a changed backbone never reuses stale
-features; inside it, each example is keyed by the 64-bit fingerprint of its
+Keys: the folder is the backbone's identity (graph and weights), the input size, a
+digest of the decode step's code and the cache format, so a changed backbone or
+decoding never reuses stale features; inside it, each example is keyed by the 64-bit fingerprint of its
 encoded image bytes.  Parts are written to a temporary name and renamed, so a
 crashed run never leaves a half-written part behind.
 """
 
 import hashlib
+import inspect
 import io
 import os
 import time
@@ -28,7 +29,7 @@ import tensorflow_hub as hub
 from absl import logging
 
 from hubtune.config import names
-from hubtune.trainer_module import data, feature_extraction
+from hubtune.trainer_module import data, export, feature_extraction, preprocessing
 
 FORMAT_VERSION = 1
 PART_PATTERN = "part-*.npz"
@@ -36,20 +37,24 @@ KEY_BATCH = 512
 
 
 def backbone_identity(handle: str) -> str:
-    """A checksum of the SavedModel behind a hub handle or local path."""
+    """Graph and weights of the SavedModel behind a hub handle or local path."""
     path = handle if tf.io.gfile.isdir(handle) else hub.resolve(handle)
+    return export.saved_model_identity(path)
+
+
+def preprocessing_version() -> str:
+    """A digest of the decode step's code: features cached before a change to decoding or
+    resizing are never reused after it (no version number to remember to bump)."""
     try:
-        return f"{tf.saved_model.experimental.read_fingerprint(path).saved_model_checksum:x}"
-    except Exception:  # noqa: BLE001 - SavedModels written before TF 2.12 have no fingerprint
-        digest = hashlib.sha256()
-        for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
-            with tf.io.gfile.GFile(os.path.join(path, name), "rb") as f:
-                digest.update(f.read())
-        return digest.hexdigest()[:16]
+        code = inspect.getsource(preprocessing.decode_image).encode()
+    except (OSError, TypeError):  # no source (frozen install): its bytecode then
+        code = preprocessing.decode_image.__code__.co_code
+    return hashlib.sha256(code).hexdigest()[:8]
 
 
 def cache_key(handle: str, input_size: int) -> str:
-    return f"{backbone_identity(handle)}-{input_size}px-v{FORMAT_VERSION}"
+    return (f"{backbone_identity(handle)}-{input_size}px-decode{preprocessing_version()}"
+            f"-v{FORMAT_VERSION}")
 
 
 def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:

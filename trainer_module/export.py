@@ -5,6 +5,8 @@ Every signature applies the same preprocessing as training (Transform's graph vi
 ``class_ids`` and ``classes`` (the label as it appears in the data).
 """
 
+import hashlib
+import os
 from typing import Dict, List
 
 import tensorflow as tf
@@ -87,3 +89,23 @@ def export_serving_model(classifier: keras.Model, tf_transform_output: tft.TFTra
                          config: config_lib.Config, export_dir: str) -> None:
     module = ServingModule(classifier, tf_transform_output, config)
     tf.saved_model.save(module, export_dir, signatures=module.signatures())
+
+
+def saved_model_identity(path: str) -> str:
+    """Graph *and* weights of a SavedModel, as a hex string.
+
+    The fingerprint's ``saved_model_checksum`` covers saved_model.pb only, so two
+    exports of one graph with different weights (``--weights random`` vs ``imagenet``,
+    or a retrained backbone) would look alike; ``checkpoint_hash`` covers the
+    variables.  SavedModels without fingerprint.pb (TF < 2.12) are hashed from
+    saved_model.pb and variables.index, which holds a checksum of every variable.
+    """
+    try:
+        fingerprint = tf.saved_model.experimental.read_fingerprint(path)
+        return f"{fingerprint.saved_model_checksum:x}-{fingerprint.checkpoint_hash:x}"
+    except Exception:  # noqa: BLE001 - no fingerprint.pb: hash the files themselves
+        digest = hashlib.sha256()
+        for name in ("saved_model.pb", os.path.join("variables", "variables.index")):
+            with tf.io.gfile.GFile(os.path.join(path, name), "rb") as f:
+                digest.update(f.read())
+        return digest.hexdigest()[:32]

@@ -3,6 +3,8 @@
 import glob
 import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,8 +12,8 @@ import tensorflow as tf
 
 from hubtune.config import names
 from hubtune.trainer_module import backbone as backbone_lib
-from hubtune.trainer_module import data, embedding_cache, feature_extraction
-from tests.conftest import export_tiny_backbone, make_config, png_bytes, random_images
+from hubtune.trainer_module import data, embedding_cache, export, feature_extraction
+from tests.conftest import REPO, export_tiny_backbone, make_config, png_bytes, random_images
 
 
 SIZE = 32
@@ -87,6 +89,39 @@ def test_a_changed_backbone_or_size_never_reuses_stale_features(tiny_backbone, t
     copy = str(tmp_path / "copy")
     shutil.copytree(tiny_backbone, copy)
     assert embedding_cache.cache_key(copy, SIZE) == embedding_cache.cache_key(tiny_backbone, SIZE)
+
+
+def _same_graph_two_weights(tmp_path):
+    """The tiny backbone exported by two fresh processes with different seeds: the same
+    saved_model.pb, different weights (as `--weights random` vs `imagenet` would be)."""
+    paths = []
+    for seed in (0, 1):
+        path = str(tmp_path / f"seed{seed}")
+        subprocess.run([sys.executable, "-c", "from tests.conftest import export_tiny_backbone; "
+                        f"export_tiny_backbone({path!r}, seed={seed})"],
+                       check=True, cwd=REPO, capture_output=True, timeout=300)
+        paths.append(path)
+    return paths
+
+
+def test_the_key_covers_the_weights_not_only_the_graph(tmp_path):
+    first, second = _same_graph_two_weights(tmp_path)
+    graph = [tf.saved_model.experimental.read_fingerprint(p).saved_model_checksum
+             for p in (first, second)]
+    assert graph[0] == graph[1]  # the case the graph checksum alone cannot tell apart
+    assert embedding_cache.cache_key(first, SIZE) != embedding_cache.cache_key(second, SIZE)
+    assert export.saved_model_identity(first) != export.saved_model_identity(second)
+
+
+def test_the_key_changes_with_the_decode_step(tiny_backbone, monkeypatch):
+    before = embedding_cache.cache_key(tiny_backbone, SIZE)
+
+    def decode_image(encoded, input_size):  # e.g. a different resize method
+        return tf.image.resize(tf.io.decode_image(encoded, channels=3), [input_size] * 2,
+                               method="area") / 255.0
+
+    monkeypatch.setattr(embedding_cache.preprocessing, "decode_image", decode_image)
+    assert embedding_cache.cache_key(tiny_backbone, SIZE) != before
 
 
 def test_unreadable_and_half_written_parts_are_ignored(tiny_backbone, split_files, tmp_path):
