@@ -62,8 +62,8 @@ def in_graph_head(handle, config, train, evaluation, epochs, log_dir) -> tuple:
     eval_ds = tf.data.Dataset.from_tensor_slices(evaluation).batch(batch).prefetch(2)
     start = time.perf_counter()
     result = phases.fit_phase("in_graph", classifier, head.trainable_variables,
-                                config.train.head_learning_rate, epochs, train_ds, eval_ds,
-                                log_dir, patience=epochs)
+                              config.train.head_learning_rate, epochs, train_ds, eval_ds,
+                              log_dir, patience=epochs)
     return time.perf_counter() - start, result
 
 
@@ -74,8 +74,9 @@ def cached_head(handle, config, train, evaluation, epochs, log_dir) -> tuple:
     head = model.build_head(model.feature_dim(bb, config.backbone.input_size), 2, config.head)
     batch = config.train.batch_size
     start = time.perf_counter()
-    feats = [feature_extraction.embed(bb, tf.data.Dataset.from_tensor_slices(split).batch(batch)
-                              .prefetch(2)) for split in (train, evaluation)]
+    feats = [feature_extraction.embed(bb, tf.data.Dataset.from_tensor_slices(split)
+                                      .batch(batch).prefetch(2))
+             for split in (train, evaluation)]
     embedded = time.perf_counter() - start
     result = phases.fit_head_on_features(
         "cached", head, feats[0], feats[1], config.train.head_learning_rate, epochs, batch,

@@ -14,7 +14,7 @@ from hubtune.config.loading import (apply_overrides, data_from_dict, from_custom
 from hubtune.config.paths import check_paths, data_files, image_folder_pattern, is_remote
 from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, DATA_FORMATS,
                                      DEFAULT_BEAM_ARGS, EMBEDDING_CACHE_DIR, IMAGE_EXTENSIONS,
-                                     SPAN, TRAINER_SECTIONS, TRANSFORM_SECTIONS,
+                                     PATH_KEYS, SPAN, TRAINER_SECTIONS, TRANSFORM_SECTIONS,
                                      AugmentationConfig, BackboneConfig, Config, ConfigError,
                                      DataConfig, HeadConfig, KubeflowConfig, PixelConfig,
                                      ServingConfig, ThresholdsConfig, TrainConfig)
@@ -27,7 +27,8 @@ __all__ = [
     "apply_overrides", "data_from_dict", "from_custom_config", "from_dict", "load",
     "to_custom_config", "check_paths", "data_files", "image_folder_pattern", "is_remote",
     "ALL_SECTIONS", "CUSTOM_CONFIG_KEY", "DATA_FORMATS", "DEFAULT_BEAM_ARGS",
-    "EMBEDDING_CACHE_DIR", "IMAGE_EXTENSIONS", "SPAN", "TRAINER_SECTIONS", "TRANSFORM_SECTIONS",
+    "EMBEDDING_CACHE_DIR", "IMAGE_EXTENSIONS", "PATH_KEYS", "SPAN", "TRAINER_SECTIONS",
+    "TRANSFORM_SECTIONS",
     "AugmentationConfig", "BackboneConfig", "Config", "ConfigError", "DataConfig", "HeadConfig",
     "KubeflowConfig", "PixelConfig", "ServingConfig", "ThresholdsConfig", "TrainConfig",
     "validate_values", "EXAMPLE_YAML",

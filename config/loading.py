@@ -13,9 +13,10 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from hubtune.config.paths import check_paths
-from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, Config, ConfigError,
-                                     DataConfig)
+from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, PATH_KEYS, Config,
+                                     ConfigError, DataConfig)
 from hubtune.config.validation import validate_values
+
 
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
@@ -71,9 +72,15 @@ def _parse_override(item: str):
 
 
 def apply_overrides(raw: Dict[str, Any], overrides: Sequence[str]) -> Dict[str, Any]:
-    """Applies ``a.b.c=value`` overrides (values parsed as YAML) to a raw dict."""
+    """Applies ``a.b.c=value`` overrides (values parsed as YAML) to a raw dict.
+
+    Paths given this way are typed on a command line, so a relative one is resolved
+    against the working directory (a YAML file's against its own folder)."""
+    path_keys = {".".join(filter(None, k)) for k in PATH_KEYS}
     for item in overrides:
         key, value = _parse_override(item)
+        if key in path_keys:
+            value = _absolute(value, os.getcwd())
         node = raw
         parts = key.split(".")
         for part in parts[:-1]:
@@ -99,18 +106,19 @@ def data_from_dict(raw: Dict[str, Any]) -> DataConfig:
     return _build(DataConfig, raw, "data.")
 
 
+def _absolute(value: Any, base_dir: str) -> Any:
+    """A relative local path joined to ``base_dir``; URLs, absolute paths and '' as they are."""
+    if isinstance(value, str) and value and "://" not in value and not os.path.isabs(value):
+        return os.path.normpath(os.path.join(base_dir, value))
+    return value
+
+
 def _resolve_relative(raw: Dict[str, Any], base_dir: str) -> None:
     """Makes local paths in the YAML relative to the YAML file, not the shell's cwd."""
-    def fix(section, key):
+    for section, key in PATH_KEYS:
         node = raw.get(section) if section else raw
-        if isinstance(node, dict) and isinstance(node.get(key), str):
-            value = node[key]
-            if value and "://" not in value and not os.path.isabs(value):
-                node[key] = os.path.normpath(os.path.join(base_dir, value))
-    fix(None, "pipeline_root")
-    for section, key in (("data", "train"), ("data", "eval"), ("backbone", "handle"),
-                         ("serving", "base_dir")):
-        fix(section, key)
+        if isinstance(node, dict) and key in node:
+            node[key] = _absolute(node[key], base_dir)
 
 
 def load(path: Optional[str], overrides: Sequence[str] = ()) -> Config:
@@ -147,5 +155,3 @@ def from_custom_config(custom_config: Optional[Dict[str, Any]]) -> Config:
     config = _build(Config, raw)
     validate_values(config, sections=[s for s in ALL_SECTIONS if s in raw])
     return config
-
-

@@ -6,6 +6,7 @@ from typing import List
 
 from hubtune.config.sections import Config, ConfigError, IMAGE_EXTENSIONS, SPAN
 
+
 def is_remote(path: str) -> bool:
     return "://" in path
 

@@ -9,6 +9,12 @@ import os
 from typing import Any, Dict, List, Optional
 
 DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
+# Keys that hold local paths (section, key): relative values are resolved against the YAML
+# file's folder when they come from the file, against the working directory from --set.
+PATH_KEYS = ((None, "pipeline_root"), ("data", "train"), ("data", "eval"),
+             ("backbone", "handle"), ("serving", "base_dir"), ("train", "embedding_cache_dir"))
+# A model name TF Serving accepts and that stays inside serving.base_dir.
+MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 CUSTOM_CONFIG_KEY = "hubtune_config"
 # What each TFX component receives: only the sections it uses, so that changing,

@@ -1,8 +1,11 @@
 """Range and consistency checks of a Config's values (no file system)."""
 
+import re
 from typing import Sequence
 
-from hubtune.config.sections import ALL_SECTIONS, Config, ConfigError, DATA_FORMATS, SPAN
+from hubtune.config.sections import (ALL_SECTIONS, DATA_FORMATS, MODEL_NAME_PATTERN, SPAN, Config,
+                                     ConfigError)
+
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
@@ -69,13 +72,13 @@ def _validate_eval(c: Config) -> None:
 
 
 def _validate_serving(c: Config) -> None:
-    _require(bool(c.serving.model_name) and "/" not in c.serving.model_name,
-             "'serving.model_name' must be a non-empty name without '/'")
+    _require(re.fullmatch(MODEL_NAME_PATTERN, c.serving.model_name) is not None,
+             f"'serving.model_name' must be a name of letters, digits, '.', '_' and '-' "
+             f"starting with a letter or digit (it becomes a folder under serving.base_dir), "
+             f"got {c.serving.model_name!r}")
     _require(bool(c.serving.base_dir), "'serving.base_dir' must not be empty")
 
 
 _SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,
                        "head": _validate_head, "train": _validate_train,
                        "eval": _validate_eval, "serving": _validate_serving}
-
-

@@ -135,7 +135,7 @@ def _node_id(store: mlmd.MetadataStore, execution_id: int) -> str:
 def _outputs(store: mlmd.MetadataStore, execution_id: int) -> List[metadata_store_pb2.Artifact]:
     events = store.get_events_by_execution_ids([execution_id])
     ids = [e.artifact_id for e in events if e.type in (metadata_store_pb2.Event.OUTPUT,
-                                                        metadata_store_pb2.Event.DECLARED_OUTPUT)]
+                                                       metadata_store_pb2.Event.DECLARED_OUTPUT)]
     return store.get_artifacts_by_id(ids) if ids else []
 
 

@@ -140,7 +140,7 @@ def test_a_crafted_checkpoint_with_sound_views_reads_back(tmp_path, fake_torch):
     ((0, (2, 2), (1,)), "differ in length"),
 ])
 def test_views_outside_their_storage_are_refused_naming_file_and_tensor(tmp_path, fake_torch,
-                                                                         view, problem):
+                                                                        view, problem):
     path = _crafted(tmp_path, {"ok": (0, (2,), (1,)), "evil": view}, STORAGE)
     with pytest.raises(torch_checkpoint.CheckpointError) as raised:
         torch_checkpoint.load_legacy_state_dict(path)

@@ -89,3 +89,27 @@ def test_the_documented_example_config_is_valid():
     assert config.data.format == "tfrecord"
     documented = set(config_lib.Config().to_dict())
     assert set(raw) == documented  # every top-level key is documented there
+
+
+def test_set_paths_resolve_against_the_working_directory(tmp_path, valid_raw, monkeypatch):
+    config_dir, shell_dir = tmp_path / "configs", tmp_path / "shell"
+    config_dir.mkdir()
+    (shell_dir / "data").mkdir(parents=True)
+    (shell_dir / "data" / "more.tfrecord").write_bytes(b"")
+    path = write_yaml(config_dir, valid_raw)
+    monkeypatch.chdir(shell_dir)
+    config = config_lib.load(path, ["data.train=data/more.tfrecord", "pipeline_root=out",
+                                    "train.embedding_cache_dir=cache"])
+    assert config.data.train == str(shell_dir / "data" / "more.tfrecord")
+    assert config.pipeline_root == str(shell_dir / "out")
+    assert config.embedding_cache_path == str(shell_dir / "cache")
+
+
+def test_the_embedding_cache_dir_resolves_against_the_yaml_file(tmp_path, valid_raw,
+                                                                monkeypatch):
+    valid_raw["train"] = {"embedding_cache_dir": "shared_cache"}
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = write_yaml(folder, valid_raw)
+    monkeypatch.chdir(tmp_path)
+    assert config_lib.load(path).embedding_cache_path == str(folder / "shared_cache")

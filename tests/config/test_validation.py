@@ -24,3 +24,16 @@ def test_span_settings_are_checked(valid_raw):
     valid_raw["data"].update({"train": "gs://b/train", "eval": None, "span_window": 2})
     with pytest.raises(config_lib.ConfigError, match="span_window"):
         config_lib.from_dict(valid_raw)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../elsewhere", "a/b", "", "-x", "m odel"])
+def test_a_model_name_that_could_leave_the_serving_dir_is_refused(valid_raw, name):
+    valid_raw["serving"] = {"model_name": name}
+    with pytest.raises(config_lib.ConfigError, match="serving.model_name"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_ordinary_model_names_are_accepted(valid_raw):
+    for name in ("elpv", "elpv-2.1_b", "7"):
+        valid_raw["serving"] = {"model_name": name}
+        assert config_lib.from_dict(valid_raw).serving.model_name == name

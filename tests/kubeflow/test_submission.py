@@ -140,7 +140,7 @@ def _cli_config(tmp_path, kfp_host):
 def test_cli_schedule_reaches_the_kfp_api(fake_api, tmp_path):
     config, job = _cli_config(tmp_path, fake_api.url)
     result = run_hubtune("schedule", "--config", config, "--pipeline", job, "--target", "kfp",
-                      "--cron", "30 2 * * 1-5")
+                         "--cron", "30 2 * * 1-5")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "created kfp recurring run" in result.stdout
     [request] = fake_api.requests

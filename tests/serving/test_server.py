@@ -81,7 +81,7 @@ def test_rest_serving_default_takes_tf_examples(server, model_versions, serving_
     examples = [tf.train.Example(features=tf.train.Features(feature={"image": tf.train.Feature(
         bytes_list=tf.train.BytesList(value=[i]))})).SerializeToString() for i in serving_images]
     status, out = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body(examples,
-                                                                          "serving_default"))
+                                                                         "serving_default"))
     assert status == 200
     np.testing.assert_allclose([p["scores"] for p in out["predictions"]],
                                in_process(model_versions[0], serving_images), atol=1e-5)

@@ -61,7 +61,7 @@ def test_transform_features_signature_gives_label_ids(tmp_path, tiny_backbone):
     spec = {"image": tf.io.FixedLenFeature([1], tf.string),
             "label": tf.io.FixedLenFeature([1], tf.string)}
     _, classes, loaded = _export(tmp_path, tiny_backbone, config, spec,
-                               [{"image": [e], "label": [l]} for e, l in zip(encoded, labels)])
+                                 [{"image": [e], "label": [l]} for e, l in zip(encoded, labels)])
     serialized = [example({"image": e, "label": l}).SerializeToString()
                   for e, l in zip(encoded, labels)]
     out = loaded.signatures[names.TRANSFORM_SIGNATURE](examples=tf.constant(serialized))
@@ -79,7 +79,7 @@ def test_float_pixel_model_serves_png_bytes_and_examples_alike(tmp_path, tiny_ba
     pixels = rng.uniform(0, 1, (4, 64)).astype(np.float32)
     spec = {"px": tf.io.FixedLenFeature([64], tf.float32), "y": tf.io.FixedLenFeature([1], tf.int64)}
     _, classes, loaded = _export(tmp_path, tiny_backbone, config, spec,
-                               [{"px": p, "y": [i % 2]} for i, p in enumerate(pixels)])
+                                 [{"px": p, "y": [i % 2]} for i, p in enumerate(pixels)])
     assert sorted(classes) == ["0", "1"]
     serialized = [example({"px": p.tolist()}).SerializeToString() for p in pixels]
     by_example = loaded.signatures[names.SERVING_EXAMPLES_SIGNATURE](

@@ -54,7 +54,7 @@ def test_compiled_loop_matches_keras_fit_quality(tmp_path):
         else:
             ds = lambda xy: tf.data.Dataset.from_tensor_slices(xy).batch(32)  # noqa: E731
             result = phases.fit_phase("keras", head, head.trainable_variables, 1e-2, 8,
-                                        ds(train).shuffle(400, seed=0), ds(evaluation),
-                                        str(tmp_path), 8)
+                                      ds(train).shuffle(400, seed=0), ds(evaluation),
+                                      str(tmp_path), 8)
         accuracies.append(result.history["val_accuracy"][-1])
     assert abs(accuracies[0] - accuracies[1]) <= 0.01, accuracies

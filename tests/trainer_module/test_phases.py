@@ -41,7 +41,7 @@ def test_phase1_trains_only_the_head(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     before = _snapshot(classifier.variables)
     phases.fit_phase(phases.PHASE_HEAD, classifier, head.trainable_variables, 1e-2, 1,
-                       ds, ds, log_dir, 1)
+                     ds, ds, log_dir, 1)
     changed = _changed(before, classifier.variables)
     head_names = {v.name for v in head.trainable_variables}
     assert changed == head_names
@@ -55,7 +55,7 @@ def test_phase2_trains_top_fraction_and_keeps_batchnorm_statistics(setup):
     assert [v.name for v in top] == [v.name for v in all_backbone[-len(top):]]
     before = _snapshot(classifier.variables)
     phases.fit_phase(phases.PHASE_FINETUNE, classifier,
-                       list(head.trainable_variables) + top, 1e-2, 1, ds, ds, log_dir, 1)
+                     list(head.trainable_variables) + top, 1e-2, 1, ds, ds, log_dir, 1)
     changed = _changed(before, classifier.variables)
     assert {v.name for v in top} <= changed
     frozen = {v.name for v in all_backbone[:-len(top)]}
@@ -67,7 +67,7 @@ def test_phase2_trains_top_fraction_and_keeps_batchnorm_statistics(setup):
 def test_two_phases_write_tensorboard_logs_for_each(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     results = phases.train_two_phases(classifier, head, backbone, (ds, ds), config.train,
-                                        log_dir)
+                                      log_dir)
     assert [r.phase for r in results] == [phases.PHASE_HEAD, phases.PHASE_FINETUNE]
     for r in results:
         assert tf.io.gfile.glob(f"{log_dir}/{r.phase}/train/events.out.tfevents.*")
@@ -78,7 +78,7 @@ def test_finetune_fraction_zero_skips_phase2(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     config.train.finetune_fraction = 0.0
     results = phases.train_two_phases(classifier, head, backbone, (ds, ds), config.train,
-                                        log_dir)
+                                      log_dir)
     assert [r.phase for r in results] == [phases.PHASE_HEAD]
 
 
@@ -92,7 +92,7 @@ def test_early_stopping_restores_the_best_weights(setup):
     config, backbone, head, classifier, ds, log_dir = setup
     # A huge learning rate makes eval loss worse after the first epoch.
     result = phases.fit_phase(phases.PHASE_HEAD, classifier, head.trainable_variables,
-                                50.0, 6, ds, ds, log_dir, 1)
+                              50.0, 6, ds, ds, log_dir, 1)
     assert result.epochs_run < 6
     best = min(result.history["val_loss"])
     final = classifier.evaluate(ds, verbose=0, return_dict=True)["loss"]
@@ -107,7 +107,7 @@ def test_phase1_on_cached_embeddings_trains_the_same_head(setup):
     np.testing.assert_allclose(features, direct, atol=1e-5)
     before = _snapshot(classifier.variables)
     results = phases.train_two_phases(classifier, head, backbone, (ds, ds), config.train,
-                                        log_dir, features=((features, labels),) * 2)
+                                      log_dir, features=((features, labels),) * 2)
     assert [r.phase for r in results] == [phases.PHASE_HEAD, phases.PHASE_FINETUNE]
     changed = _changed(before, classifier.variables)
     # The head trained on features is the head inside the classifier.
@@ -122,8 +122,8 @@ def test_finetuning_that_does_not_beat_phase1_is_rolled_back(setup):
     top = model_lib.top_backbone_variables(backbone, config.train.finetune_fraction)
     initial_top = _snapshot(top)
     results = phases.train_two_phases(classifier, head, backbone, (ds, wrong_eval),
-                                        config.train, log_dir,
-                                        features=((features, labels),) * 2)
+                                      config.train, log_dir,
+                                      features=((features, labels),) * 2)
     assert results[1].phase == phases.PHASE_FINETUNE and results[1].kept is False
     assert not _changed(initial_top, top)  # phase-2 updates were undone
     final = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
