@@ -167,12 +167,16 @@ def cmd_serving_assets(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from hubtune.serving.rest_api import RestLimits
     from hubtune.serving.server import LocalModelServer
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     server = LocalModelServer(args.model_name, args.model_base_path, host=args.host,
                               rest_port=args.rest_port, grpc_port=args.grpc_port,
                               max_request_bytes=args.max_request_bytes,
-                              poll_seconds=args.poll_seconds)
+                              poll_seconds=args.poll_seconds,
+                              max_image_pixels=args.max_image_pixels,
+                              rest_limits=RestLimits(timeout_seconds=args.request_timeout,
+                                                     workers=args.rest_workers))
     print(f"hubtune serve (development server; production serving is TensorFlow Serving): "
           f"model '{args.model_name}' from {args.model_base_path}, REST "
           f"http://{args.host}:{server.rest_port}, gRPC {args.host}:{server.grpc_port}",
@@ -191,13 +195,20 @@ def cmd_serve(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from hubtune.serving import image_limits
     from hubtune.serving.client import GrpcClient, RestClient, ServingError
-    client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
-              else RestClient(args.url, args.model_name, timeout=args.timeout))
     images = []
     for path in args.images:
         with open(path, "rb") as f:
             images.append(f.read())
+        try:
+            image_limits.check_pixels(images[-1], args.max_image_pixels, path)
+        except image_limits.ImageTooLarge as e:
+            print(f"hubtune predict: {e}; nothing was sent (raise --max-image-pixels to "
+                  "send it anyway)", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
+              else RestClient(args.url, args.model_name, timeout=args.timeout))
     try:
         out = client.predict_images(images, version=args.version)
     except ServingError as e:

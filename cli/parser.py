@@ -120,6 +120,14 @@ def _add_serving_commands(sub) -> None:
                        default=serving_defaults.DEFAULT_MAX_REQUEST_BYTES)
     serve.add_argument("--poll-seconds", type=float,
                        default=serving_defaults.DEFAULT_POLL_SECONDS)
+    serve.add_argument("--max-image-pixels", type=int,
+                       default=serving_defaults.DEFAULT_MAX_IMAGE_PIXELS,
+                       help="refuse images whose header declares more pixels (before decoding)")
+    serve.add_argument("--request-timeout", type=float,
+                       default=serving_defaults.DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                       help="seconds a REST connection may stay idle")
+    serve.add_argument("--rest-workers", type=int, default=serving_defaults.DEFAULT_REST_WORKERS,
+                       help="REST connections served at once (more wait, then get 503)")
     serve.set_defaults(func=commands.cmd_serve)
 
     predict = sub.add_parser("predict", help="classify images through TF Serving (REST or gRPC)")
@@ -130,6 +138,9 @@ def _add_serving_commands(sub) -> None:
     predict.add_argument("--version", type=int, default=None)
     predict.add_argument("--timeout", type=float, default=10.0)
     predict.add_argument("--top", type=int, default=3, help="scores shown per image")
+    predict.add_argument("--max-image-pixels", type=int,
+                         default=serving_defaults.DEFAULT_MAX_IMAGE_PIXELS,
+                         help="refuse (before sending) images whose header declares more")
     predict.add_argument("images", nargs="+", help="PNG/JPEG files")
     predict.set_defaults(func=commands.cmd_predict)
 

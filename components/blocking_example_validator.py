@@ -21,6 +21,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import io_utils, json_utils
 
 from hubtune import config as config_lib
+from hubtune.serving import image_limits
 
 EXAMPLES_KEY = "examples"
 DATA_CONFIG_KEY = "data_config"
@@ -67,6 +68,10 @@ def check_example(example: tf.train.Example, data: config_lib.DataConfig) -> str
         return ""
     if len(feature.bytes_list.value) != 1:
         return f"'{data.image_key}' must hold exactly one encoded image"
+    try:
+        image_limits.check_pixels(feature.bytes_list.value[0], data.max_image_pixels, "image")
+    except image_limits.ImageTooLarge as e:
+        return f"{e}; shrink it or raise data.max_image_pixels"
     try:
         tf.io.decode_image(feature.bytes_list.value[0], expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:

@@ -8,6 +8,8 @@ import dataclasses
 import os
 from typing import Any, Dict, List, Optional
 
+from hubtune.config.serving_defaults import DEFAULT_MAX_IMAGE_PIXELS
+
 DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
 # Keys that hold local paths (section, key): relative values are resolved against the YAML
 # file's folder when they come from the file, against the working directory from --set.
@@ -53,6 +55,7 @@ class DataConfig:
     label_key: str = "label"
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
     span_window: int = 1            # with {SPAN} in train/eval: train on the last N spans
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # larger images (by header) are refused
 
 
 SPAN = "{SPAN}"

@@ -6,6 +6,14 @@ DEFAULT_GRPC_PORT = 8500
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 DEFAULT_POLL_SECONDS = 2.0
 DEFAULT_KEEP_VERSIONS = 2
+# Width x height an image may declare (checked from its header before decoding): the
+# server, the data validator and `hubtune predict` refuse larger ones.
+DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+# REST: a connection idle this long is closed; at most this many are served at once, and
+# this many more wait; past that a new connection gets 503 at once.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
+DEFAULT_REST_WORKERS = 16
+DEFAULT_REST_QUEUE = 32
 # TF Serving's image for the pinned stack (TensorFlow 2.16 -> tensorflow/serving:2.16.1).
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
 PROMETHEUS_PATH = "/monitoring/prometheus/metrics"

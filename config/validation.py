@@ -35,6 +35,7 @@ def _validate_data(c: Config) -> None:
     _require(p.channels in (1, 3), "'data.pixels.channels' must be 1 or 3")
     _require(p.max_value > p.min_value, "'data.pixels.max_value' must exceed 'min_value'")
     _require(d.span_window >= 1, "'data.span_window' must be at least 1")
+    _require(d.max_image_pixels > 0, "'data.max_image_pixels' must be positive")
     spans = [k for k in ("train", "eval") if SPAN in (getattr(d, k) or "")]
     _require(not d.eval or len(spans) in (0, 2),
              "'data.train' and 'data.eval' must both contain {SPAN} or neither")

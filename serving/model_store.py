@@ -17,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from hubtune.config.serving_defaults import DEFAULT_KEEP_VERSIONS, DEFAULT_POLL_SECONDS
+from hubtune.config.serving_defaults import (DEFAULT_KEEP_VERSIONS, DEFAULT_MAX_IMAGE_PIXELS,
+                                             DEFAULT_POLL_SECONDS)
+from hubtune.serving import image_limits
 from hubtune.serving.errors import InvalidArgument, NotFound, Unavailable
 from hubtune.trainer_module import warmup_requests
 
@@ -41,8 +43,10 @@ def version_dirs(base_path: str) -> Dict[int, str]:
 class LoadedVersion:
     """One loaded SavedModel version: its signatures and their SignatureDefs."""
 
-    def __init__(self, version: int, path: str):
+    def __init__(self, version: int, path: str,
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
         self.version, self.path = version, path
+        self.max_image_pixels = max_image_pixels
         self._loaded = tf.saved_model.load(path)
         self.signatures = dict(self._loaded.signatures)
         meta = saved_model_pb2.SavedModel()
@@ -77,11 +81,21 @@ class LoadedVersion:
             if not specs[name].shape.is_compatible_with(tensors[name].shape):
                 raise InvalidArgument(f"input '{name}' has shape {tensors[name].shape}, "
                                       f"expected {specs[name].shape}")
+            if specs[name].dtype == tf.string:
+                self._check_images(name, tensors[name])
         try:
             outputs = self._signature(signature_name)(**tensors)
         except tf.errors.InvalidArgumentError as e:
             raise InvalidArgument(e.message.splitlines()[0]) from e
         return {k: v.numpy() for k, v in outputs.items()}
+
+    def _check_images(self, name: str, tensor: tf.Tensor) -> None:
+        """Refuses images whose header declares more pixels than the cap, before decoding."""
+        try:
+            image_limits.check_request_strings(tensor.numpy().reshape(-1).tolist(),
+                                               self.max_image_pixels, name)
+        except image_limits.ImageTooLarge as e:
+            raise InvalidArgument(str(e)) from e
 
     def run_warmup(self) -> int:
         """Replays the version's warmup requests; returns how many ran."""
@@ -98,9 +112,11 @@ class ModelStore:
 
     def __init__(self, model_name: str, base_path: str,
                  keep_versions: int = DEFAULT_KEEP_VERSIONS,
-                 poll_seconds: float = DEFAULT_POLL_SECONDS):
+                 poll_seconds: float = DEFAULT_POLL_SECONDS,
+                 max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS):
         self.model_name, self.base_path = model_name, base_path
         self.keep_versions, self.poll_seconds = keep_versions, poll_seconds
+        self.max_image_pixels = max_image_pixels
         self._lock = threading.Lock()
         self._loaded: Dict[int, LoadedVersion] = {}
         self._states: Dict[int, str] = {}
@@ -144,7 +160,7 @@ class ModelStore:
         with self._lock:
             self._states[version] = LOADING
         try:
-            loaded = LoadedVersion(version, path)
+            loaded = LoadedVersion(version, path, self.max_image_pixels)
             warmed = loaded.run_warmup()
         except Exception as e:  # noqa: BLE001 - a broken version must not stop serving
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__

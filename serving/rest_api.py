@@ -3,21 +3,26 @@
 GET  /v1/models/{name}[/versions/{v}]            model status
 GET  /v1/models/{name}[/versions/{v}]/metadata   signature defs
 POST /v1/models/{name}[/versions/{v}]:predict    row or columnar predict
-Errors answer ``{"error": "..."}`` with 400 or 404 (503 before any version loads).
+Errors answer ``{"error": "..."}`` with 400 or 404 (503 before any version loads, or when
+every worker is busy); a 500 says only that the server failed (the log has the details).
 """
 
+import dataclasses
 import json
 import logging
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Optional, Tuple
 
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from hubtune.config.serving_defaults import DEFAULT_MAX_REQUEST_BYTES
+from hubtune.config.serving_defaults import (DEFAULT_MAX_REQUEST_BYTES,
+                                             DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                                             DEFAULT_REST_QUEUE, DEFAULT_REST_WORKERS)
 from hubtune.serving import json_codec
 from hubtune.serving.errors import InvalidArgument, NotFound, ServingRequestError
 from hubtune.serving.model_store import ModelStore
@@ -69,10 +74,40 @@ def predict_json(store: ModelStore, name: str, version: Optional[int], body: byt
     return json_codec.predict_response(loaded.predict(signature, inputs), row_format)
 
 
-def make_handler(store: ModelStore, max_request_bytes: int):
+@dataclasses.dataclass
+class RestLimits:
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS  # per connection, idle
+    workers: int = DEFAULT_REST_WORKERS                        # connections served at once
+    queue: int = DEFAULT_REST_QUEUE                            # connections waiting for one
+
+
+INTERNAL_ERROR = "internal error while answering the request (details are in the server log)"
+
+
+def body_length(header: Optional[str], limit: int) -> int:
+    """The request body's length from Content-Length: absent is 0; anything that is not a
+    non-negative integer within ``limit`` is a bad request (never an unbounded read)."""
+    if header is None or not header.strip():
+        return 0
+    try:
+        length = int(header.strip())
+    except ValueError:
+        raise InvalidArgument(f"Content-Length must be a whole number of bytes, got "
+                              f"'{header[:40]}'") from None
+    if length < 0:
+        raise InvalidArgument(f"Content-Length must not be negative, got {length}")
+    if length > limit:
+        raise InvalidArgument(f"request body of {length} bytes exceeds the limit of "
+                              f"{limit} bytes")
+    return length
+
+
+def make_handler(store: ModelStore, limits: RestLimits):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "hubtune-serve"
+        timeout = limits.timeout_seconds  # socket timeout: a slow client cannot hold a worker
 
         def log_message(self, fmt, *args):  # route to logging, not stderr
             LOGGER.debug("%s " + fmt, self.address_string(), *args)
@@ -90,9 +125,9 @@ def make_handler(store: ModelStore, max_request_bytes: int):
                 self._send(HTTPStatus.OK, fn())
             except ServingRequestError as e:
                 self._send(e.http_status, {"error": str(e)})
-            except Exception as e:  # noqa: BLE001 - the server keeps serving
-                LOGGER.exception("request failed")
-                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": str(e)})
+            except Exception:  # noqa: BLE001 - the server keeps serving; the log has why
+                LOGGER.exception("request failed: %s %s", self.command, self.path)
+                self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": INTERNAL_ERROR})
 
         def do_GET(self):
             def answer():
@@ -105,12 +140,12 @@ def make_handler(store: ModelStore, max_request_bytes: int):
             self._answer(answer)
 
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > max_request_bytes:
-                self.close_connection = True
-                self._send(HTTPStatus.BAD_REQUEST, {
-                    "error": f"request body of {length} bytes exceeds the limit of "
-                             f"{max_request_bytes} bytes"})
+            try:
+                length = body_length(self.headers.get("Content-Length"),
+                                     limits.max_request_bytes)
+            except InvalidArgument as e:
+                self.close_connection = True  # the body, if any, is not read
+                self._send(HTTPStatus.BAD_REQUEST, {"error": str(e)})
                 return
             body = self.rfile.read(length)
 
@@ -124,13 +159,60 @@ def make_handler(store: ModelStore, max_request_bytes: int):
     return Handler
 
 
+class BoundedHTTPServer(HTTPServer):
+    """Each connection is served on a fixed pool of worker threads.  When every worker is
+    busy and ``queue`` connections already wait, a new one is answered 503 at once
+    instead of getting a thread of its own (a crowd of slow clients cannot exhaust the
+    process)."""
+
+    BUSY = json.dumps({"error": "the server is busy: every worker is serving a connection; "
+                                "retry later"}).encode()
+
+    def __init__(self, address, handler, workers: int, queue: int):
+        super().__init__(address, handler)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
+        self._slots = threading.BoundedSemaphore(workers + queue)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        self._pool.submit(self._serve, request, client_address)
+
+    def _serve(self, request, client_address) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - one connection's failure is logged, not fatal
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+            self._slots.release()
+
+    def _refuse(self, request) -> None:
+        try:
+            request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+                            b"\r\nConnection: close\r\nContent-Length: "
+                            + str(len(self.BUSY)).encode() + b"\r\n\r\n" + self.BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def handle_error(self, request, client_address) -> None:
+        LOGGER.warning("connection from %s failed", client_address, exc_info=True)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class RestServer:
-    """A threaded HTTP server in a background thread."""
+    """The REST front end on a bounded worker pool, in a background thread."""
 
     def __init__(self, store: ModelStore, host: str, port: int,
-                 max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES):
-        self.httpd = ThreadingHTTPServer((host, port), make_handler(store, max_request_bytes))
-        self.httpd.daemon_threads = True
+                 limits: Optional[RestLimits] = None):
+        limits = limits or RestLimits()
+        self.httpd = BoundedHTTPServer((host, port), make_handler(store, limits),
+                                       limits.workers, limits.queue)
         self.port = self.httpd.server_address[1]
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="rest",
                                         daemon=True)

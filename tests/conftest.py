@@ -49,6 +49,22 @@ def png_bytes(array: np.ndarray) -> bytes:
     return tf.io.encode_png(array.astype(np.uint8)).numpy()
 
 
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid grayscale PNG of width x height black pixels: kilobytes that decode to
+    width * height bytes (a decompression bomb when large)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = zlib.compress(b"\x00" * ((width + 1) * height), 9)  # filter byte + pixels per row
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height,
+                                                                 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
 def jpeg_bytes(array: np.ndarray) -> bytes:
     import tensorflow as tf
     return tf.io.encode_jpeg(array.astype(np.uint8)).numpy()

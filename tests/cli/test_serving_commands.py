@@ -8,7 +8,7 @@ import time
 import pytest
 
 from hubtune.serving.client import RestClient, RetryPolicy, ServingError
-from tests.conftest import HUBTUNE, run_hubtune
+from tests.conftest import HUBTUNE, png_bomb, run_hubtune
 from tests.serving.test_server import MODEL, publish
 
 
@@ -89,3 +89,14 @@ def test_inspect_command(model_versions):
     result = hubtune("inspect", model_versions[0])
     assert result.returncode == 0, result.stderr
     assert "signature 'serving_images'" in result.stdout
+
+
+def test_predict_refuses_an_image_over_the_pixel_cap_before_sending(served, tmp_path):
+    proc, rest_port, _, paths = served
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(3000, 3000))
+    result = hubtune("predict", "--url", f"http://127.0.0.1:{rest_port}", "--model-name", MODEL,
+                     "--max-image-pixels", "5000000", paths[0], str(bomb))
+    assert result.returncode == 2 and result.stdout == ""
+    assert str(bomb) in result.stderr and "9,000,000 pixels" in result.stderr
+    assert "nothing was sent" in result.stderr

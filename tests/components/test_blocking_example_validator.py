@@ -5,7 +5,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 from hubtune import config as config_lib
 from hubtune.components import blocking_example_validator
-from tests.conftest import example, png_bytes, random_images
+from tests.conftest import example, png_bomb, png_bytes, random_images
 
 
 def _data(**kw):
@@ -19,7 +19,7 @@ def _write_examples(path, examples):
     return path
 
 
-def test_gate_names_each_corrupt_example(tmp_path):
+def test_the_validator_names_each_corrupt_example(tmp_path):
     good = png_bytes(random_images(1)[0])
     path = _write_examples(str(tmp_path / "data.gz"), [
         example({"image": good, "label": b"ok"}),
@@ -34,13 +34,13 @@ def test_gate_names_each_corrupt_example(tmp_path):
     assert "example #3" in problems[1] and "no 'image' feature" in problems[1]
 
 
-def test_gate_reports_an_empty_split(tmp_path):
+def test_the_validator_reports_an_empty_split(tmp_path):
     path = _write_examples(str(tmp_path / "empty.gz"), [])
     problems = blocking_example_validator.check_split_examples([path], "train", _data(train="x"))
     assert problems == ["split 'train' has no examples: check data.train (or data.eval_percent)"]
 
 
-def test_gate_checks_float_pixel_length(tmp_path):
+def test_the_validator_checks_float_pixel_length(tmp_path):
     data = _data(train="x", format="float_pixels", image_key="px", label_key="y",
                  pixels={"height": 2, "width": 2, "channels": 1})
     path = _write_examples(str(tmp_path / "px.gz"), [
@@ -50,7 +50,7 @@ def test_gate_checks_float_pixel_length(tmp_path):
     assert "example #1 (label '2')" in problems[0] and "3 floats, expected 4" in problems[0]
 
 
-def test_gate_caps_the_listing(tmp_path):
+def test_the_validator_caps_the_listing(tmp_path):
     bad = [example({"image": b"nope", "label": b"x"}) for _ in range(15)]
     path = _write_examples(str(tmp_path / "bad.gz"), bad)
     problems = blocking_example_validator.check_split_examples([path], "train", _data(train="x"))
@@ -66,3 +66,15 @@ def test_anomalies_are_described_with_feature_and_kind():
     lines = blocking_example_validator.describe_anomalies("eval", anomalies)
     assert lines == ["split 'eval', feature 'label' [ENUM_TYPE_UNEXPECTED_STRING_VALUES]: "
                      "Examples contain values missing from the schema: cracked (~5%)."]
+
+
+def test_an_image_over_the_pixel_cap_is_named_without_decoding_it(tmp_path):
+    path = _write_examples(str(tmp_path / "data.gz"), [
+        example({"image": png_bytes(random_images(1)[0]), "label": b"ok"}),
+        example({"image": png_bomb(3000, 2000), "label": b"defective"}),
+    ])
+    problems = blocking_example_validator.check_split_examples(
+        [path], "train", _data(train="x", max_image_pixels=5_000_000))
+    [problem] = problems
+    assert problem.startswith("split 'train', example #1 (label 'defective')")
+    assert "3000x2000 = 6,000,000 pixels" in problem and "data.max_image_pixels" in problem

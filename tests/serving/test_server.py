@@ -1,9 +1,11 @@
 """The local TF-Serving-protocol server and the client, over real sockets on loopback."""
 
 import base64
+import http.client
 import json
 import os
 import shutil
+import socket
 import threading
 import time
 import urllib.request
@@ -17,8 +19,10 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from hubtune.config import names
 from hubtune.serving import inspect_model
 from hubtune.serving.client import GrpcClient, RestClient, RetryPolicy, ServingError
+from hubtune.serving.rest_api import INTERNAL_ERROR, RestLimits
 from hubtune.serving.server import LocalModelServer
 from hubtune.trainer_module import warmup_requests
+from tests.conftest import example, png_bomb
 
 MODEL = "defects"
 
@@ -43,9 +47,21 @@ def server(tmp_path, model_versions):
     base = str(tmp_path / MODEL)
     publish(model_versions[0], base, 1)
     srv = LocalModelServer(MODEL, base, rest_port=0, grpc_port=0, poll_seconds=0.2,
-                           max_request_bytes=200_000)
+                           max_request_bytes=200_000, max_image_pixels=1_000_000)
     assert srv.start(wait_seconds=60)
     yield srv, base
+    srv.stop()
+
+
+@pytest.fixture
+def tight_server(tmp_path, model_versions):
+    """REST with 2 workers, no queue and a 1 s idle timeout."""
+    base = str(tmp_path / MODEL)
+    publish(model_versions[0], base, 1)
+    srv = LocalModelServer(MODEL, base, rest_port=0, grpc_port=None, poll_seconds=0.2,
+                           rest_limits=RestLimits(timeout_seconds=1.0, workers=2, queue=0))
+    assert srv.start(wait_seconds=60)
+    yield srv
     srv.stop()
 
 
@@ -270,3 +286,94 @@ def test_inspect_lists_signatures(model_versions):
     assert "input  images" in text and "string" in text
     assert "output scores" in text and "float32  [batch, 3]" in text
     assert "warmup requests: 6" in text
+
+
+def raw_post(srv, headers: dict, body: bytes = b"") -> tuple:
+    """A POST with hand-set headers (urllib would fix Content-Length)."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.rest_port, timeout=30)
+    conn.putrequest("POST", f"/v1/models/{MODEL}:predict", skip_accept_encoding=True)
+    for key, value in headers.items():
+        conn.putheader(key, value)
+    conn.endheaders(body)
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    conn.close()
+    return response.status, payload
+
+
+@pytest.mark.parametrize("length, text", [("-5", "must not be negative"),
+                                          ("12abc", "whole number"), ("1e9", "whole number"),
+                                          ("99999999999", "exceeds the limit")])
+def test_bad_content_length_gets_a_json_error_and_no_unbounded_read(server, serving_images,
+                                                                    length, text):
+    srv, _ = server
+    status, payload = raw_post(srv, {"Content-Length": length}, b'{"instances": [1]}')
+    assert status == 400 and text in payload["error"]
+    status, payload = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body(serving_images[:1]))
+    assert status == 200 and len(payload["predictions"]) == 1
+
+
+def test_a_failure_inside_the_server_answers_500_without_its_details(server, serving_images,
+                                                                     monkeypatch):
+    srv, _ = server
+
+    def broken(*args, **kwargs):  # an injected fault inside the real server
+        raise RuntimeError("disk /srv/secret/models/7 unreadable")
+
+    monkeypatch.setattr(srv.store, "get", broken)
+    status, payload = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body(serving_images[:1]))
+    assert status == 500 and payload == {"error": INTERNAL_ERROR}
+    monkeypatch.undo()
+    status, _ = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body(serving_images[:1]))
+    assert status == 200
+
+
+def _idle_connection(port: int) -> socket.socket:
+    """A client that sends half a request line and then nothing."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"POST /v1/models/")
+    return sock
+
+
+def test_a_slow_client_is_disconnected_after_the_timeout(tight_server):
+    sock = _idle_connection(tight_server.rest_port)
+    started = time.monotonic()
+    assert sock.recv(1024) == b""  # the server closed it
+    assert time.monotonic() - started < 10
+    sock.close()
+
+
+def test_workers_are_bounded_and_a_full_server_answers_503(tight_server, serving_images):
+    idle = [_idle_connection(tight_server.rest_port) for _ in range(2)]
+    time.sleep(0.3)  # both are now held by the two workers
+    status, payload = rest_post(tight_server, f"/v1/models/{MODEL}:predict",
+                                b64_body(serving_images[:1]))
+    assert status == 503 and "busy" in payload["error"]
+    for sock in idle:
+        sock.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status, payload = rest_post(tight_server, f"/v1/models/{MODEL}:predict",
+                                    b64_body(serving_images[:1]))
+        if status == 200:
+            break
+        time.sleep(0.2)
+    assert status == 200 and len(payload["predictions"]) == 1
+    assert threading.active_count() < 40  # no thread per connection
+
+
+def test_an_image_over_the_pixel_cap_is_refused_before_decoding(server, serving_images):
+    srv, _ = server
+    bomb = png_bomb(2000, 2000)  # 4 MP, over this server's 1 MP cap
+    status, payload = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body([bomb]))
+    assert status == 400 and "2000x2000 = 4,000,000 pixels" in payload["error"]
+    as_example = example({"image": bomb}).SerializeToString()
+    status, payload = rest_post(srv, f"/v1/models/{MODEL}:predict",
+                                b64_body([as_example], signature="serving_default"))
+    assert status == 400 and "over the limit of 1,000,000" in payload["error"]
+    with pytest.raises(grpc.RpcError) as error:
+        _grpc_predict(srv, images=[bomb])
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "4,000,000 pixels" in error.value.details()
+    status, _ = rest_post(srv, f"/v1/models/{MODEL}:predict", b64_body(serving_images[:1]))
+    assert status == 200
