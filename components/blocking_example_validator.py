@@ -9,7 +9,7 @@ configured length) and that no split is empty.  Any problem raises
 
 import dataclasses
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
@@ -44,13 +44,18 @@ def describe_anomalies(split: str, anomalies: anomalies_pb2.Anomalies) -> List[s
     return lines
 
 
-def _example_label(example: tf.train.Example, label_key: str) -> str:
+def _label_values(example: tf.train.Example, label_key: str) -> List[str]:
     feature = example.features.feature.get(label_key)
     if feature is None:
+        return []
+    return [v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+            for v in list(feature.bytes_list.value) or list(feature.int64_list.value)]
+
+
+def _example_label(example: tf.train.Example, label_key: str) -> str:
+    if label_key not in example.features.feature:
         return "<no label>"
-    values = list(feature.bytes_list.value) or list(feature.int64_list.value)
-    return ", ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
-                     for v in values) or "<empty label>"
+    return ", ".join(_label_values(example, label_key)) or "<empty label>"
 
 
 def check_example(example: tf.train.Example, data: config_lib.DataConfig) -> str:
@@ -79,22 +84,55 @@ def check_example(example: tf.train.Example, data: config_lib.DataConfig) -> str
     return ""
 
 
-def check_split_examples(files: List[str], split: str,
-                         data: config_lib.DataConfig) -> List[str]:
-    """Problems with a split's examples: emptiness, then each unreadable example."""
-    problems, count = [], 0
+def _capped(problems: List[str], split: str) -> List[str]:
+    if len(problems) <= MAX_LISTED_EXAMPLES:
+        return problems
+    extra = len(problems) - MAX_LISTED_EXAMPLES
+    return problems[:MAX_LISTED_EXAMPLES] + [f"... and {extra} more in split '{split}'"]
+
+
+def scan_split(files: List[str], split: str,
+               data: config_lib.DataConfig) -> Tuple[List[str], Dict[str, List[int]]]:
+    """(problems with a split's examples: emptiness, then each unreadable example;
+    {label: indices of the examples that carry it})."""
+    problems, labels, count = [], {}, 0
     for index, record in enumerate(tf.data.TFRecordDataset(files, compression_type="GZIP")):
         count += 1
         example = tf.train.Example.FromString(record.numpy())
+        for label in _label_values(example, data.label_key):
+            labels.setdefault(label, []).append(index)
         problem = check_example(example, data)
         if problem:
             problems.append(f"split '{split}', example #{index} (label "
                             f"'{_example_label(example, data.label_key)}'): {problem}")
     if count == 0:
-        return [f"split '{split}' has no examples: check data.{split} (or data.eval_percent)"]
-    if len(problems) > MAX_LISTED_EXAMPLES:
-        extra = len(problems) - MAX_LISTED_EXAMPLES
-        problems = problems[:MAX_LISTED_EXAMPLES] + [f"... and {extra} more in split '{split}'"]
+        return [f"split '{split}' has no examples: check data.{split} (or data.eval_percent)"], {}
+    return _capped(problems, split), labels
+
+
+def check_split_examples(files: List[str], split: str,
+                         data: config_lib.DataConfig) -> List[str]:
+    """Problems with a split's examples (``scan_split`` without the labels)."""
+    return scan_split(files, split, data)[0]
+
+
+def unseen_labels(labels_by_split: Dict[str, Dict[str, List[int]]],
+                  train_split: str = "train") -> List[str]:
+    """Labels of other splits that the train split never has: Transform's vocabulary has no
+    class for them (class id -1: a crash on CPU, NaN on GPU), so they are named here."""
+    known = set(labels_by_split.get(train_split, {}))
+    problems = []
+    for split, labels in sorted(labels_by_split.items()):
+        if split == train_split:
+            continue
+        for label, indices in sorted(labels.items()):
+            if label not in known:
+                shown = ", ".join(f"#{i}" for i in indices[:MAX_LISTED_EXAMPLES])
+                more = f" and {len(indices) - MAX_LISTED_EXAMPLES} more" \
+                    if len(indices) > MAX_LISTED_EXAMPLES else ""
+                problems.append(f"split '{split}', examples {shown}{more}: label '{label}' "
+                                f"never occurs in the {train_split} split, so the model has "
+                                "no class for it; add training examples of it or remove them")
     return problems
 
 
@@ -122,10 +160,13 @@ class Executor(validator_executor.Executor):
             anomalies.ParseFromString(io_utils.read_bytes_file(path))
             problems += describe_anomalies(split, anomalies)
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+        labels_by_split = {}
         for split in artifact_utils.decode_split_names(examples.split_names):
             files = tf.io.gfile.glob(os.path.join(
                 artifact_utils.get_split_uri([examples], split), "*"))
-            problems += check_split_examples(files, split, data)
+            split_problems, labels_by_split[split] = scan_split(files, split, data)
+            problems += split_problems
+        problems += unseen_labels(labels_by_split)
         if problems:
             error = DataValidationError(
                 "data validation failed; nothing was trained or pushed:\n  - "

@@ -44,8 +44,10 @@ def preprocessing_fn(inputs, custom_config):
         label = tf.strings.as_string(label)
     return {
         names.IMAGE_XF: encoded_images(inputs[data.image_key], data),
+        # Ordered by each label's fingerprint, not by how often it occurs: the same labels
+        # keep the same class ids from span to span.
         names.LABEL_XF: tft.compute_and_apply_vocabulary(
-            label, vocab_filename=names.LABEL_VOCAB),
+            label, vocab_filename=names.LABEL_VOCAB, fingerprint_shuffle=True),
     }
 
 

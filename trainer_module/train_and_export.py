@@ -79,7 +79,7 @@ def export_model(classifier, head, inputs: TrainingInputs, config: config_lib.Co
     """The serving SavedModel, the head's weights beside it, and warmup requests."""
     export.export_serving_model(classifier, inputs.tf_transform_output, config,
                                 serving_model_dir)
-    head_weights.save_head(head, serving_model_dir)
+    head_weights.save_head(head, inputs.class_names, serving_model_dir)
     warmup_requests.write_warmup_requests(
         serving_model_dir,
         data.first_images(inputs.files["eval"], "eval", warmup_requests.WARMUP_EXAMPLES),
@@ -106,7 +106,7 @@ def run_fn(fn_args) -> None:
                                 config.head)
         classifier = model.build_classifier(backbone, head, size)
         warm_started = (config.train.warm_start
-                        and head_weights.load_head(head, fn_args.base_model))
+                        and head_weights.load_head(head, inputs.class_names, fn_args.base_model))
         cached: Optional[Tuple] = None
         embedding: Dict = {}
         if config.train.cache_embeddings:

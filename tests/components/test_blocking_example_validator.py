@@ -78,3 +78,21 @@ def test_an_image_over_the_pixel_cap_is_named_without_decoding_it(tmp_path):
     [problem] = problems
     assert problem.startswith("split 'train', example #1 (label 'defective')")
     assert "3000x2000 = 6,000,000 pixels" in problem and "data.max_image_pixels" in problem
+
+
+def test_eval_labels_the_train_split_never_has_are_named():
+    labels = {"train": {"ok": [0, 1, 2], "defective": [3]},
+              "eval": {"ok": [0], "cracked": [1, 4], "defective": [2]}}
+    [problem] = blocking_example_validator.unseen_labels(labels)
+    assert problem.startswith("split 'eval', examples #1, #4: label 'cracked'")
+    assert "never occurs in the train split" in problem
+    assert blocking_example_validator.unseen_labels({"train": {"a": [0]}, "eval": {"a": [0]}}) == []
+
+
+def test_the_scan_reports_each_examples_label(tmp_path):
+    image = png_bytes(random_images(1)[0])
+    path = _write_examples(str(tmp_path / "data.gz"), [
+        example({"image": image, "label": 3}), example({"image": image, "label": 1}),
+        example({"image": image, "label": 3})])
+    problems, labels = blocking_example_validator.scan_split([path], "eval", _data(train="x"))
+    assert problems == [] and labels == {"3": [0, 2], "1": [1]}

@@ -78,3 +78,19 @@ def test_decode_image_keeps_gray_values_across_channels():
 def test_corrupt_bytes_fail_to_decode():
     with pytest.raises(tf.errors.InvalidArgumentError):
         preprocessing.decode_image(tf.constant(b"\x89PNG not really"), 8)
+
+
+def test_class_ids_do_not_depend_on_how_often_each_label_occurs(tmp_path):
+    """Spans with the same labels in different proportions get the same class ids."""
+    image = png_bytes(random_images(1, size=8)[0])
+    vocabularies = []
+    for i, counts in enumerate(({"ok": 6, "defective": 1, "scratch": 2},
+                                {"ok": 1, "defective": 6, "scratch": 3})):
+        labels = [name.encode() for name, n in counts.items() for _ in range(n)]
+        _, out_dir = run_transform(str(tmp_path / f"span{i}"),
+                                   {"image": STRING_1, "label": STRING_1},
+                                   [{"image": [image], "label": [l]} for l in labels],
+                                   make_config(data={"format": "tfrecord"}))
+        vocabularies.append(_vocab(out_dir))
+    assert sorted(vocabularies[0]) == ["defective", "ok", "scratch"]
+    assert vocabularies[0] == vocabularies[1]
