@@ -15,7 +15,7 @@ from hubtune.config import names
 from hubtune.trainer_module import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
-SHUFFLE_BUFFER = 2048
+SHUFFLE_BUFFER = 2048  # encoded records, not decoded images
 
 
 class EmptySplitError(ValueError):
@@ -52,13 +52,13 @@ def transformed_records(file_patterns: Iterable[str], split: str) -> tf.data.Dat
 
 
 def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
-                  training: bool, cache: bool = True,
-                  select: Optional[np.ndarray] = None) -> tf.data.Dataset:
-    """(images [b, s, s, 3] in [0, 1], class ids [b]) batches.
+                  training: bool, select: Optional[np.ndarray] = None) -> tf.data.Dataset:
+    """(images [b, s, s, 3] in [0, 1], class ids [b]) batches, streamed from the files.
 
-    ``training`` shuffles and augments; ``cache`` keeps decoded images in memory
-    for later epochs (not worth it for a single pass); ``select`` (a boolean per
-    record, in record order) keeps only those records, before any decoding.
+    Every epoch reads the records again and decodes them on the fly, in parallel and ahead
+    of the model, so memory holds a few batches of decoded images whatever the data size.
+    ``training`` shuffles the still-encoded records (a bounded buffer) and augments;
+    ``select`` (a boolean per record, in record order) keeps only those records.
     """
     size = config.backbone.input_size
     spec = {names.IMAGE_XF: feature_spec[names.IMAGE_XF],
@@ -73,12 +73,9 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
     if select is not None:
         keep = tf.constant(select, tf.bool)
         ds = ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
-    ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
-    if cache:
-        ds = ds.cache()
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(config.train.batch_size)
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
     augmenter = build_augmenter(config.train.augmentation, config.train.seed) if training else None
     if augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)

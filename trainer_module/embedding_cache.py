@@ -10,9 +10,10 @@ and a Trainer re-run for a head or learning-rate change embeds nothing.
 
 Keys: the folder is the backbone's identity (graph and weights), the input size, a
 digest of the decode step's code and the cache format, so a changed backbone or
-decoding never reuses stale features; inside it, each example is keyed by the 64-bit fingerprint of its
-encoded image bytes.  Parts are written to a temporary name and renamed, so a
-crashed run never leaves a half-written part behind.
+decoding never reuses stale features; inside it, each example is keyed by the 64-bit
+fingerprint of its encoded image bytes.  Parts are written to a temporary name and
+renamed, so a crashed run never leaves a half-written part behind; a run reads only
+the rows of its own examples.
 """
 
 import hashlib
@@ -79,32 +80,47 @@ def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, 
 
 
 class EmbeddingCache:
-    """Sorted (key, feature) arrays loaded from ``<root>/<cache key>/part-*.npz``."""
+    """Sorted (key, feature) arrays from ``<root>/<cache key>/part-*.npz``, loaded on demand:
+    a lookup reads only the rows of the keys it asks for, so a run holds its own examples'
+    features in memory, not every feature the cache has collected over all runs."""
 
     def __init__(self, root: str, key: str):
         self.folder = os.path.join(root, key)
         self.keys = np.zeros([0], np.uint64)
         self.features = None
-        self._load()
 
-    def _load(self) -> None:
-        keys, feats = [], []
+    def _parts(self):
         for path in sorted(tf.io.gfile.glob(os.path.join(self.folder, PART_PATTERN))):
             try:
                 with tf.io.gfile.GFile(path, "rb") as f:
-                    part = np.load(io.BytesIO(f.read()))
-                    part_keys, part_feats = part["keys"], part["features"]
-                keys.append(part_keys)
-                feats.append(part_feats)
+                    yield np.load(io.BytesIO(f.read()))
             except Exception as e:  # noqa: BLE001 - an unreadable part is recomputed, not fatal
                 logging.warning("hubtune: ignoring unreadable embedding cache part %s: %s",
                                 path, e)
-        if keys:
-            self.keys, first = np.unique(np.concatenate(keys), return_index=True)
-            self.features = np.concatenate(feats)[first]
+
+    def _merge(self, keys: np.ndarray, feats: np.ndarray) -> None:
+        all_keys = np.concatenate([self.keys, keys])
+        all_feats = feats if self.features is None else np.concatenate([self.features, feats])
+        self.keys, first = np.unique(all_keys, return_index=True)
+        self.features = all_feats[first]
+
+    def _load(self, wanted: np.ndarray) -> None:
+        """Reads the cached rows of ``wanted`` keys that are not in memory yet."""
+        wanted = np.setdiff1d(wanted, self.keys)
+        if not len(wanted):
+            return
+        for part in self._parts():
+            try:
+                part_keys = part["keys"]
+                keep = np.isin(part_keys, wanted)
+                if keep.any():
+                    self._merge(part_keys[keep], part["features"][keep])
+            except Exception as e:  # noqa: BLE001 - as above: recomputed, not fatal
+                logging.warning("hubtune: ignoring unreadable embedding cache part: %s", e)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """Row of each key in ``self.features``, or -1 when it is not cached."""
+        self._load(keys)
         if not len(self.keys):
             return np.full(len(keys), -1)
         pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
@@ -122,10 +138,7 @@ class EmbeddingCache:
         with tf.io.gfile.GFile(tmp, "wb") as f:
             f.write(buffer.getvalue())
         tf.io.gfile.rename(tmp, os.path.join(self.folder, name), overwrite=True)
-        all_keys = np.concatenate([self.keys, keys])
-        all_feats = feats if self.features is None else np.concatenate([self.features, feats])
-        self.keys, first = np.unique(all_keys, return_index=True)
-        self.features = all_feats[first]
+        self._merge(keys, feats)
 
 
 def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feature_spec,
@@ -137,7 +150,7 @@ def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feat
     embedded = 0
     if missing.any():
         images = data.image_dataset(file_patterns, split, feature_spec, config, training=False,
-                                    cache=False, select=missing)
+                                    select=missing)
         new_features, _ = feature_extraction.embed(backbone, images)
         cache.add(keys[missing], new_features)
         embedded = int(missing.sum())

@@ -46,7 +46,7 @@ def split_files(tmp_path):
 
 
 def direct_features(backbone, files, config):
-    ds = data.image_dataset(files, "train", SPEC, config, training=False, cache=False)
+    ds = data.image_dataset(files, "train", SPEC, config, training=False)
     return feature_extraction.embed(backbone, ds)
 
 
@@ -140,3 +140,20 @@ def test_unreadable_and_half_written_parts_are_ignored(tiny_backbone, split_file
         backbone, embedding_cache.EmbeddingCache(root, key), [old], "train", SPEC, config)
     assert embedded == 12
     np.testing.assert_allclose(feats, direct_features(backbone, [old], config)[0], atol=1e-5)
+
+
+def test_a_lookup_loads_only_the_rows_it_asks_for(tmp_path):
+    """Two runs' parts on disk; a new run that needs five keys holds five rows in memory."""
+    root, key = str(tmp_path / "cache"), "k"
+    features = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    keys = np.arange(1, 21, dtype=np.uint64)
+    writer = embedding_cache.EmbeddingCache(root, key)
+    writer.add(keys[:10], features[:10])
+    writer.add(keys[10:], features[10:])
+    assert len(glob.glob(os.path.join(root, key, "part-*.npz"))) == 2
+    reader = embedding_cache.EmbeddingCache(root, key)
+    wanted = keys[[12, 3, 17, 0, 5]]
+    rows = reader.lookup(wanted)
+    assert len(reader.keys) == 5 and reader.features.shape == (5, 3)
+    np.testing.assert_array_equal(reader.features[rows], features[[12, 3, 17, 0, 5]])
+    assert (reader.lookup(np.array([99], np.uint64)) == -1).all()
