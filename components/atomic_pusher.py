@@ -1,15 +1,25 @@
 """Pusher that never exposes a half-written version to TF Serving.
 
-TFX's Pusher copies straight into ``<base>/<version>/`` (``saved_model.pb``
-last).  TF Serving watches that folder and may pick a version up mid-copy; a run
-that dies mid-copy leaves a broken version behind.  Here the model is copied to
-``<base>/.<version>.incomplete`` (TF Serving ignores non-numeric names) and
-renamed into place in one step once complete.
+TFX's Pusher copies straight into ``<base>/<version>/``.  TF Serving watches that
+folder and may pick a version up mid-copy; a run that dies mid-copy leaves a broken
+version behind.  Here the model is first staged complete in
+``<base>/.<version>.incomplete`` (TF Serving ignores non-numeric names), then:
+
+- local and POSIX filesystems (no URL scheme, or ``file://``): the stage is renamed to
+  ``<version>`` in one atomic step, so the version appears whole or not at all;
+- object stores (``gs://``, ``s3://``, any other scheme), where a "rename" is a
+  copy-then-delete that a reader can watch half-done: the stage is copied into
+  ``<version>`` with ``saved_model.pb`` last, the order TF Serving and TFX's own
+  Pusher rely on (a version without saved_model.pb is not loadable, so it is not
+  loaded), and the stage is deleted afterwards.
+
+Either way, a failed push removes its stage and any partial version folder, and the
+error propagates (the run fails, nothing is marked pushed).
 """
 
 import os
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 from tfx import types
@@ -24,6 +34,11 @@ from tfx.utils import io_utils, proto_utils
 INCOMPLETE_SUFFIX = ".incomplete"
 
 
+class PushError(RuntimeError):
+    """The push failed (e.g. a full disk); nothing was published, the partial copy removed."""
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
 def next_version(base_dir: str) -> str:
     """A Unix-timestamp version, bumped past any existing version to stay unique."""
     version = int(time.time())
@@ -33,16 +48,59 @@ def next_version(base_dir: str) -> str:
     return str(version)
 
 
-def push_atomically(model_path: str, base_dir: str) -> str:
-    """Copies a SavedModel to ``<base_dir>/<version>`` via a hidden temporary folder."""
+def is_object_store(path: str) -> bool:
+    """True for paths whose directory rename is not atomic (gs://, s3://, ...)."""
+    scheme = path.split("://", 1)[0] if "://" in path else ""
+    return scheme not in ("", "file")
+
+
+def copy_saved_model_last(src: str, dst: str) -> None:
+    """Copies the folder ``src`` to ``dst``, every other file before saved_model.pb."""
+    files = [os.path.join(root, name) for root, _, names in fileio.walk(src) for name in names]
+    files.sort(key=lambda f: os.path.basename(f) == SAVED_MODEL_FILE)  # stable: pb last
+    for path in files:
+        target = os.path.join(dst, os.path.relpath(path, src))
+        fileio.makedirs(os.path.dirname(target))
+        fileio.copy(path, target, overwrite=True)
+
+
+def _remove(path: str) -> None:
+    try:
+        if fileio.exists(path):
+            fileio.rmtree(path)
+    except Exception:  # noqa: BLE001 - best effort; the push error is what matters
+        logging.warning("could not remove %s after a failed push", path, exc_info=True)
+
+
+def push_atomically(model_path: str, base_dir: str, atomic_rename: Optional[bool] = None) -> str:
+    """Copies a SavedModel to ``<base_dir>/<version>`` via a hidden staging folder.
+
+    ``atomic_rename``: whether renaming the stage into place is atomic; by default true
+    except on object stores (see the module docstring)."""
+    if atomic_rename is None:
+        atomic_rename = not is_object_store(base_dir)
     fileio.makedirs(base_dir)
     version = next_version(base_dir)
     staging = os.path.join(base_dir, f".{version}{INCOMPLETE_SUFFIX}")
     final = os.path.join(base_dir, version)
-    if fileio.exists(staging):
-        fileio.rmtree(staging)
-    io_utils.copy_dir(model_path, staging)
-    fileio.rename(staging, final)
+    _remove(staging)
+    try:
+        io_utils.copy_dir(model_path, staging)
+        if atomic_rename:
+            fileio.rename(staging, final)
+        else:
+            copy_saved_model_last(staging, final)
+            _remove(staging)
+    except Exception as e:  # noqa: BLE001 - OSError, TF's file errors (e.g. a full disk), ...
+        _remove(staging)
+        _remove(final)
+        raise PushError(f"pushing {model_path} to {base_dir} failed ({e}); nothing was "
+                        "published and the partial copy was removed; free space or fix "
+                        "access to the serving directory, then re-run") from e
+    except BaseException:
+        _remove(staging)
+        _remove(final)
+        raise
     return final
 
 
