@@ -60,7 +60,7 @@ def _add_run_reading_commands(sub) -> None:
     gate.add_argument("--baseline", default="latest-blessed",
                       help="latest-blessed (default), none, or a SavedModel folder")
     gate.add_argument("--eval-data", default=None, help="glob of TFRecord files of raw "
-                      "tf.Examples (default: the eval split of the pipeline's latest run)")
+                      "tf.Examples (default: the eval split of the latest validated data)")
     gate.add_argument("--output-dir", default=".", help="where gate.json and gate.md go")
     gate.add_argument("--verbose", action="store_true")
     gate.set_defaults(func=commands.cmd_gate)

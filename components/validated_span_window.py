@@ -21,7 +21,7 @@ VALIDATOR_TYPE_SUFFIX = BlockingExampleValidator.__name__
 PASSED = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
 
 
-def _validated_ids(store: mlmd.MetadataStore, artifact_ids: List[int]) -> set:
+def validated_ids(store: mlmd.MetadataStore, artifact_ids: List[int]) -> set:
     """Ids of the artifacts that were an input of a validator execution that passed."""
     events = store.get_events_by_artifact_ids(artifact_ids)
     inputs = [e for e in events if e.type == metadata_store_pb2.Event.INPUT]
@@ -46,7 +46,7 @@ class ValidatedSpanWindowStrategy(resolver.ResolverStrategy):
                           ) -> Optional[Dict[str, List[types.Artifact]]]:
         result = {}
         for key, artifacts in input_dict.items():
-            validated = _validated_ids(store, [a.id for a in artifacts])
+            validated = validated_ids(store, [a.id for a in artifacts])
             newest: Dict[int, types.Artifact] = {}
             for artifact in artifacts:
                 if artifact.id not in validated:

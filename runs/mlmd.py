@@ -12,7 +12,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.components.evaluator import constants as evaluator_constants
 from tfx.orchestration import metadata as tfx_metadata
 
-from hubtune.components import blocking_example_validator
+from hubtune.components import blocking_example_validator, validated_span_window
 from hubtune.pipeline import evaluator_config
 from hubtune.pipeline.pipeline import EVALUATOR_ID, PUSHER_ID, TRAINER_ID
 
@@ -203,8 +203,11 @@ def latest_blessed_model(store: mlmd.MetadataStore) -> Optional[metadata_store_p
 
 
 def latest_examples(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Artifact]:
-    """ExampleGen's most recent Examples artifact (raw examples with train/eval splits)."""
+    """ExampleGen's most recent Examples that passed data validation (a rejected span's
+    examples, e.g. with undecodable images, are not what a model should be judged on)."""
     examples = node_outputs(store, EXAMPLE_GEN_NODES, "Examples")
+    passed = validated_span_window.validated_ids(store, [a.id for a in examples])
+    examples = [a for a in examples if a.id in passed]
     return examples[-1] if examples else None
 
 

@@ -172,6 +172,20 @@ def valid_raw(tmp_path, tiny_backbone):
             "backbone": {"handle": tiny_backbone, "input_size": 64}}
 
 
+def majority_rate(config) -> float:
+    """The eval split's majority-class share: what always answering one class scores.
+    A "blessed" assertion needs a threshold above it, so that a broken model fails."""
+    import collections
+    import tensorflow as tf
+    from hubtune import config as config_lib
+    counts = collections.Counter()
+    for record in tf.data.TFRecordDataset(config_lib.data_files(config.data.eval, "tfrecord")):
+        feature = tf.train.Example.FromString(record.numpy()).features.feature[
+            config.data.label_key]
+        counts[(feature.bytes_list.value or feature.int64_list.value)[0]] += 1
+    return max(counts.values()) / sum(counts.values())
+
+
 def make_config(**sections):
     """A valid Config for unit tests; ``sections`` are raw dicts merged over the defaults."""
     from hubtune import config as config_lib

@@ -113,3 +113,11 @@ def test_the_embedding_cache_dir_resolves_against_the_yaml_file(tmp_path, valid_
     path = write_yaml(folder, valid_raw)
     monkeypatch.chdir(tmp_path)
     assert config_lib.load(path).embedding_cache_path == str(folder / "shared_cache")
+
+
+def test_floats_in_exponent_notation_are_numbers(tmp_path, valid_raw):
+    config = config_lib.load(write_yaml(tmp_path, valid_raw),
+                             ["train.head_learning_rate=1e-4", "eval.min_accuracy=7.5e-1"])
+    assert config.train.head_learning_rate == 1e-4 and config.eval.min_accuracy == 0.75
+    with pytest.raises(config_lib.ConfigError, match="must be float, got 'fast'"):
+        config_lib.load(write_yaml(tmp_path, valid_raw), ["train.head_learning_rate=fast"])

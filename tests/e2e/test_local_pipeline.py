@@ -21,13 +21,14 @@ from hubtune.config import names
 from hubtune.demo import elpv
 from hubtune.pipeline.local_runner import PipelineRunError
 from hubtune.runs import local_run, mlmd
-from tests.conftest import MNIST_TFRECORD, run_hubtune
+from tests.conftest import MNIST_TFRECORD, majority_rate, run_hubtune
 
 pytestmark = pytest.mark.e2e
 
 SUBSET = 120
-FAST = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=2",
-        "train.finetune_epochs=1", "train.finetune_fraction=0.2", "eval.min_accuracy=0.5"]
+FAST = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=10",
+        "train.finetune_epochs=1", "train.finetune_fraction=0.2"]
+BLESS_MARGIN = 0.03  # the bless threshold sits this far above the majority-class rate
 ALL_NODES = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
              "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "AtomicPusher"}
 
@@ -40,6 +41,9 @@ def workdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def config_path(workdir):
     config = elpv.demo_config(workdir, limit=SUBSET, overrides=FAST)
+    threshold = round(majority_rate(config) + BLESS_MARGIN, 4)
+    config = elpv.demo_config(workdir, limit=SUBSET,
+                              overrides=FAST + [f"eval.min_accuracy={threshold}"])
     path = os.path.join(workdir, "config.yaml")
     elpv.write_config(config, path)
     return path
@@ -73,6 +77,8 @@ def test_first_run_blesses_and_pushes(first_run):
     assert all(c.state == "COMPLETE" for c in outcome.components)
     assert outcome.blessed is True
     assert outcome.baseline_accuracy is None  # first run: value threshold only
+    # Blessed on a threshold that always answering "functional" would not reach.
+    assert config.eval.min_accuracy > majority_rate(config)
     assert outcome.accuracy >= config.eval.min_accuracy
     assert "label=defective" in outcome.metrics and "label=functional" in outcome.metrics
     [version] = versions(config)
@@ -82,7 +88,7 @@ def test_first_run_blesses_and_pushes(first_run):
     assert "blessed: yes" in stdout and outcome.pushed_path in stdout
     # Progress on the terminal, framework logs in the log file.
     assert "Trainer running" in stdout and "Trainer done" in stdout
-    assert "phase1_head epoch 1/2" in stdout
+    assert "phase1_head epoch 1/10" in stdout
     assert "Unable to register" not in stdout and "WARNING:absl" not in stdout
     log = open(os.path.join(config.pipeline_root, "hubtune.log")).read()
     assert "Component Trainer is finished." in log
@@ -156,12 +162,19 @@ def test_gate_cannot_evaluate_a_missing_candidate(config_path, tmp_path):
     assert not (tmp_path / "gate.json").exists()
 
 
-def test_unreachable_threshold_blocks_and_pushes_nothing(first_run, config_path):
+@pytest.fixture(scope="module")
+def blocked_run(first_run, config_path):
+    """A second run with an unreachable threshold: (versions before it, its output)."""
     config, _, _ = first_run
     before = versions(config)
     result = hubtune("run", "--config", config_path, "--set", "eval.min_accuracy=0.999")
     assert result.returncode == 0, result.stderr[-3000:]
-    outcome = mlmd.run_outcome(config.metadata_path)
+    return before, result, mlmd.run_outcome(config.metadata_path)
+
+
+def test_unreachable_threshold_blocks_and_pushes_nothing(first_run, blocked_run):
+    config, _, _ = first_run
+    before, result, outcome = blocked_run
     states = {c.node_id: c.state for c in outcome.components}
     assert states["Trainer"] == "CACHED"  # unchanged data and code: not retrained
     assert outcome.blessed is False
@@ -173,7 +186,10 @@ def test_unreachable_threshold_blocks_and_pushes_nothing(first_run, config_path)
     assert "blessed: NO" in result.stdout and "0.9990" in result.stdout
 
 
-def test_bad_data_stops_before_training_and_names_the_examples(first_run, workdir):
+@pytest.fixture(scope="module")
+def bad_data_run(first_run, blocked_run, workdir):
+    """A run on eval data with a corrupt image and an unknown label (after the blocked run,
+    so that the status test sees bless, block and bad data in that order)."""
     config, _, _ = first_run
     before = versions(config)
     bad_dir = os.path.join(workdir, "bad_eval")
@@ -187,22 +203,29 @@ def test_bad_data_stops_before_training_and_names_the_examples(first_run, workdi
             if i == 5:
                 ex.features.feature["label"].bytes_list.value[0] = b"cracked"
             writer.write(ex.SerializeToString())
-    bad = config_lib.from_dict(config_lib.apply_overrides(config.to_dict(), [f"data.eval={bad_dir}"]))
+    bad = config_lib.from_dict(config_lib.apply_overrides(config.to_dict(),
+                                                          [f"data.eval={bad_dir}"]))
     with pytest.raises(PipelineRunError) as failure:
         local_run.run(bad)
-    message = str(failure.value)
+    last_run = mlmd.run_ids(mlmd.open_store(config.metadata_path))[-1]
+    return before, str(failure.value), last_run
+
+
+def test_bad_data_stops_before_training_and_names_the_examples(first_run, bad_data_run):
+    config, _, _ = first_run
+    before, message, last_run = bad_data_run
     assert "split 'eval', example #" in message and "does not decode" in message
     assert "feature 'label' [ENUM_TYPE_UNEXPECTED_STRING_VALUES]" in message
     assert "cracked" in message
-    last_run = mlmd.run_ids(mlmd.open_store(config.metadata_path))[-1]
+    assert "label 'cracked' never occurs in the train split" in message
     ran = {c.node_id for c in mlmd.run_outcome(config.metadata_path, last_run).components}
     assert "Transform" not in ran and "Trainer" not in ran
     assert versions(config) == before
 
 
-def test_status_matches_ml_metadata(first_run, config_path):
+def test_status_matches_ml_metadata(first_run, blocked_run, bad_data_run, config_path):
     """After bless, block and bad-data runs: runs, states, times, versions, anomalies."""
-    config, _, _ = first_run
+    config, _, blessed_outcome = first_run
     result = hubtune("status", "--config", config_path, "--json", "--runs", "10")
     assert result.returncode == 0, result.stderr[-3000:]
     status = json.loads(result.stdout)
@@ -213,7 +236,10 @@ def test_status_matches_ml_metadata(first_run, config_path):
         assert [(c["node_id"], c["state"], c["seconds"]) for c in run["components"]] == \
             [(c.node_id, c.state, c.seconds) for c in outcome.components]
         assert run["blessed"] == outcome.blessed and run["accuracy"] == outcome.accuracy
-    newest, blocked, blessed = status["runs"][:3]
+    by_id = {r["run_id"]: r for r in status["runs"]}
+    newest = by_id[bad_data_run[2]]
+    blocked = by_id[blocked_run[2].run_id]
+    blessed = by_id[blessed_outcome.run_id]
     assert any("ENUM_TYPE_UNEXPECTED_STRING_VALUES" in a for a in newest["anomalies"])
     assert blocked["blessed"] is False and blessed["blessed"] is True
     assert status["latest_blessed"]["run_id"] == blessed["run_id"]
@@ -222,6 +248,41 @@ def test_status_matches_ml_metadata(first_run, config_path):
     assert status["served_versions"] == versions(config) == [blessed["pushed_version"]]
     table = hubtune("status", "--config", config_path).stdout
     assert "NOT blessed" in table and "anomaly:" in table and blessed["run_id"] in table
+
+
+@pytest.fixture(scope="module")
+def worse_retrain(first_run, config_path):
+    """A retrain whose head barely moves from its random start (a learning rate of 1e-7, no
+    fine-tuning): a different, worse model than the blessed one.  Only the change
+    threshold can block it (min_accuracy 0)."""
+    config, _, _ = first_run
+    result = hubtune("run", "--config", config_path, "--set", "train.head_learning_rate=1e-7",
+                     "--set", "train.finetune_epochs=0", "--set", "eval.min_accuracy=0.0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return mlmd.run_outcome(config.metadata_path)
+
+
+def test_a_worse_retrain_is_blocked_by_the_change_threshold(first_run, worse_retrain,
+                                                            config_path, tmp_path):
+    config, _, blessed = first_run
+    outcome = worse_retrain
+    assert {c.node_id: c.state for c in outcome.components}["Trainer"] == "COMPLETE"
+    assert outcome.model_uri != blessed.model_uri
+    assert outcome.baseline_model_uri == blessed.model_uri  # compared with the blessed model
+    drop = outcome.accuracy - outcome.baseline_accuracy
+    assert outcome.baseline_accuracy == pytest.approx(blessed.accuracy, abs=1e-6)
+    assert drop < -config.eval.max_accuracy_drop  # worse by more than the allowed drop
+    assert outcome.blessed is False and outcome.pushed_path is None
+    assert [c for c in outcome.failed_checks if "change vs baseline" in c]
+    # The CI gate agrees, on the same two models (different weights, different identities).
+    result = hubtune("gate", "--config", config_path, "--set", "eval.min_accuracy=0.0",
+                     "--output-dir", str(tmp_path))
+    assert result.returncode == 1 and "FAILED max_accuracy_drop" in result.stderr
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    assert gate["candidate"]["fingerprint"] != gate["baseline"]["fingerprint"]
+    check = {c["name"]: c for c in gate["checks"]}["max_accuracy_drop"]
+    assert check["passed"] is False and check["value"] == pytest.approx(drop, abs=1e-6)
+    assert versions(config) == [blessed.pushed_version]
 
 
 def test_report_of_the_blessed_run(first_run, config_path, tmp_path):
@@ -254,10 +315,11 @@ def test_report_of_the_blessed_run(first_run, config_path, tmp_path):
 
 @pytest.mark.skipif(shutil.which("chromium") is None,
                     reason="needs headless Chromium (Debian package `chromium`)")
-def test_report_renders_in_headless_chromium(first_run, config_path, tmp_path):
-    """The report of the latest (bad-data) run, screenshotted: a real, non-blank page."""
+def test_report_renders_in_headless_chromium(bad_data_run, config_path, tmp_path):
+    """The report of the bad-data run, screenshotted: a real, non-blank page."""
     out, shot = tmp_path / "report.html", tmp_path / "report.png"
-    assert hubtune("report", "--config", config_path, "--output", str(out)).returncode == 0
+    assert hubtune("report", "--config", config_path, "--run", bad_data_run[2],
+                   "--output", str(out)).returncode == 0
     page = out.read_text()
     assert "NO DECISION" in page and "BlockingExampleValidator failed" in page and "cracked" in page
     subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
@@ -314,7 +376,8 @@ def test_image_folder_pipeline_with_hash_split(tmp_path, tiny_backbone):
            "backbone": {"handle": tiny_backbone, "input_size": 32},
            "train": {"batch_size": 8, "head_epochs": 3, "finetune_epochs": 1,
                      "head_learning_rate": 0.01},
-           "eval": {"min_accuracy": 0.0},
+           # Two classes of 30: either answer alone scores at most ~0.6 on the hash split.
+           "eval": {"min_accuracy": 0.8},
            "serving": {"base_dir": str(tmp_path / "serving"), "model_name": "folders"},
            # The default is the in-process DirectRunner; this run covers Beam's worker processes.
            "beam_args": ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
@@ -323,6 +386,8 @@ def test_image_folder_pipeline_with_hash_split(tmp_path, tiny_backbone):
     outcome = local_run.run(config_lib.load(str(path)))
     assert outcome.blessed is True and outcome.pushed_path
     assert set(outcome.metrics) == {"overall", "label=scratched", "label=clean"}
+    counts = [outcome.metrics[f"label={c}"]["example_count"] for c in ("scratched", "clean")]
+    assert outcome.accuracy >= 0.8 > max(counts) / sum(counts)
     loaded = tf.saved_model.load(outcome.pushed_path)
     image = (root / "clean" / "1.png").read_bytes()
     out = loaded.signatures[names.SERVING_IMAGES_SIGNATURE](images=tf.constant([image]))
