@@ -31,6 +31,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
+from hubtune.trainer_module import export
+
 INCOMPLETE_SUFFIX = ".incomplete"
 
 
@@ -104,6 +106,25 @@ def push_atomically(model_path: str, base_dir: str, atomic_rename: Optional[bool
     return final
 
 
+def latest_version_of(model_path: str, base_dir: str) -> Optional[str]:
+    """The newest complete version folder when it holds this very model (same graph and
+    weights), else None: a run killed after its copy but before ML Metadata recorded the
+    push re-runs the Pusher, which then publishes nothing new (one push per model)."""
+    if not fileio.exists(base_dir):
+        return None
+    versions = sorted((int(n.rstrip("/")) for n in fileio.listdir(base_dir)
+                       if n.rstrip("/").isdigit()), reverse=True)
+    for version in versions:
+        path = os.path.join(base_dir, str(version))
+        if fileio.exists(os.path.join(path, SAVED_MODEL_FILE)):
+            try:
+                same = export.saved_model_identity(path) == export.saved_model_identity(model_path)
+            except Exception:  # noqa: BLE001 - unreadable: not the same model
+                same = False
+            return path if same else None
+    return None
+
+
 class Executor(pusher_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
@@ -117,8 +138,14 @@ class Executor(pusher_executor.Executor):
         destination = pusher_pb2.PushDestination()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
                                   destination)
-        serving_path = push_atomically(model_path, destination.filesystem.base_directory)
-        logging.info("Model pushed to serving path %s.", serving_path)
+        base_dir = destination.filesystem.base_directory
+        serving_path = latest_version_of(model_path, base_dir)
+        if serving_path:
+            logging.info("Model already published as %s (an interrupted run); not copied again.",
+                         serving_path)
+        else:
+            serving_path = push_atomically(model_path, base_dir)
+            logging.info("Model pushed to serving path %s.", serving_path)
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=serving_path,
                          pushed_version=os.path.basename(serving_path))

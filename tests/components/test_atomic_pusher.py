@@ -121,3 +121,18 @@ def test_a_full_disk_during_the_push_leaves_nothing_and_says_so(tmp_path, atomic
     assert result.returncode == 3, result.stderr[-2000:]
     assert "File too large" in result.stdout and "nothing was published" in result.stdout
     assert os.listdir(base) == []
+
+
+def test_a_model_already_published_as_the_latest_version_is_not_pushed_again(
+        tmp_path, tiny_backbone):
+    """What a run killed after its copy (before ML Metadata recorded it) re-runs into."""
+    import shutil
+    base = str(tmp_path / "serving" / "m")
+    first = atomic_pusher.push_atomically(tiny_backbone, base)
+    assert atomic_pusher.latest_version_of(tiny_backbone, base) == first
+    other = str(tmp_path / "other")
+    shutil.copytree(tiny_backbone, other)
+    newer = atomic_pusher.push_atomically(_model_dir(tmp_path), base)  # another model on top
+    assert atomic_pusher.latest_version_of(tiny_backbone, base) is None
+    assert atomic_pusher.latest_version_of(other, base) is None
+    assert newer != first
