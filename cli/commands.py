@@ -6,9 +6,7 @@ import dataclasses
 import json
 import logging
 import os
-import signal
 import sys
-import time
 
 from hubtune import config as config_lib
 from hubtune.cli import console
@@ -150,6 +148,20 @@ def cmd_backbone_export(args) -> int:
     return 0
 
 
+def cmd_schema_freeze(args) -> int:
+    from hubtune.runs import schema_freeze
+    config = config_lib.load(args.config, args.set, check_files=False)  # data.schema: not yet
+    out = args.out or config.data.schema
+    if not out:
+        raise config_lib.ConfigError("where to write the schema? pass --out PATH (or set "
+                                     "data.schema in the config)")
+    source = schema_freeze.freeze(config.metadata_path, out, force=args.force)
+    print(f"froze {source}\n  -> {out}\nReview and commit it; with data.schema: {out} the "
+          "pipeline imports it, and new labels or label drift beyond data.max_label_drift "
+          "stop the run.")
+    return 0
+
+
 def cmd_inspect(args) -> int:
     from hubtune.serving import inspect_model
     print("\n".join(inspect_model.describe(args.model_dir)))
@@ -167,31 +179,8 @@ def cmd_serving_assets(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from hubtune.serving.rest_api import RestLimits
-    from hubtune.serving.server import LocalModelServer
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    server = LocalModelServer(args.model_name, args.model_base_path, host=args.host,
-                              rest_port=args.rest_port, grpc_port=args.grpc_port,
-                              max_request_bytes=args.max_request_bytes,
-                              poll_seconds=args.poll_seconds,
-                              max_image_pixels=args.max_image_pixels,
-                              rest_limits=RestLimits(timeout_seconds=args.request_timeout,
-                                                     workers=args.rest_workers))
-    print(f"hubtune serve (development server; production serving is TensorFlow Serving): "
-          f"model '{args.model_name}' from {args.model_base_path}, REST "
-          f"http://{args.host}:{server.rest_port}, gRPC {args.host}:{server.grpc_port}",
-          flush=True)
-    stop = []  # the handler goes in first: a SIGTERM right after the ports open must stop us
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    if not server.start(wait_seconds=0):
-        print("no version AVAILABLE yet; polling for versions ...", flush=True)
-    try:
-        while not stop:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    server.stop()
-    return 0
+    from hubtune.serving import serve_command
+    return serve_command.serve(args)
 
 
 def cmd_predict(args) -> int:

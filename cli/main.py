@@ -14,9 +14,11 @@ def _known_failures():
     """Errors that get one plain line instead of a traceback (imported when needed)."""
     from hubtune.pipeline.local_runner import PipelineRunError
     from hubtune.runs.mlmd import MetadataError
+    from hubtune.runs.schema_freeze import FreezeError
     return {config_lib.ConfigError: ("config error: ", commands.EXIT_CONFIG_ERROR),
             MetadataError: ("", commands.EXIT_CONFIG_ERROR),  # no such run, no ML Metadata yet
-            PipelineRunError: ("", EXIT_RUN_FAILED)}
+            PipelineRunError: ("", EXIT_RUN_FAILED),
+            FreezeError: ("", commands.EXIT_CONFIG_ERROR)}
 
 
 def main(argv=None) -> int:

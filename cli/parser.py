@@ -4,6 +4,7 @@ import argparse
 
 from hubtune.cli import commands
 from hubtune.config import serving_defaults
+from hubtune.serving import serve_command
 
 DESCRIPTION = ("hubtune: a TFX pipeline that fine-tunes a pretrained backbone on a small "
                "labelled data set and serves the validated model with TF Serving.")
@@ -48,6 +49,16 @@ def _add_pipeline_commands(sub) -> None:
     export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(func=commands.cmd_backbone_export)
+
+    schema = sub.add_parser("schema", help="the curated data schema")
+    schema_sub = schema.add_subparsers(dest="schema_command", required=True)
+    freeze = schema_sub.add_parser(
+        "freeze", help="write the latest blessed run's schema to a file you review and "
+        "commit; with data.schema set to it, runs import it instead of inferring one")
+    _config_options(freeze)
+    freeze.add_argument("--out", default=None, help="schema file (default: data.schema)")
+    freeze.add_argument("--force", action="store_true", help="replace an existing file")
+    freeze.set_defaults(func=commands.cmd_schema_freeze)
 
 
 def _add_run_reading_commands(sub) -> None:
@@ -110,24 +121,7 @@ def _add_serving_commands(sub) -> None:
 
     serve = sub.add_parser("serve", help="development model server speaking TF Serving's REST "
                            "and gRPC APIs", description=SERVE_DESCRIPTION)
-    serve.add_argument("--model-name", required=True)
-    serve.add_argument("--model-base-path", required=True)
-    serve.add_argument("--host", default=serving_defaults.DEFAULT_HOST,
-                       help="address to bind (default loopback only)")
-    serve.add_argument("--rest-port", type=int, default=serving_defaults.DEFAULT_REST_PORT)
-    serve.add_argument("--grpc-port", type=int, default=serving_defaults.DEFAULT_GRPC_PORT)
-    serve.add_argument("--max-request-bytes", type=int,
-                       default=serving_defaults.DEFAULT_MAX_REQUEST_BYTES)
-    serve.add_argument("--poll-seconds", type=float,
-                       default=serving_defaults.DEFAULT_POLL_SECONDS)
-    serve.add_argument("--max-image-pixels", type=int,
-                       default=serving_defaults.DEFAULT_MAX_IMAGE_PIXELS,
-                       help="refuse images whose header declares more pixels (before decoding)")
-    serve.add_argument("--request-timeout", type=float,
-                       default=serving_defaults.DEFAULT_REQUEST_TIMEOUT_SECONDS,
-                       help="seconds a REST connection may stay idle")
-    serve.add_argument("--rest-workers", type=int, default=serving_defaults.DEFAULT_REST_WORKERS,
-                       help="REST connections served at once (more wait, then get 503)")
+    serve_command.add_arguments(serve)
     serve.set_defaults(func=commands.cmd_serve)
 
     predict = sub.add_parser("predict", help="classify images through TF Serving (REST or gRPC)")

@@ -38,6 +38,8 @@ INCOMPLETE_SUFFIX = ".incomplete"
 
 class PushError(RuntimeError):
     """The push failed (e.g. a full disk); nothing was published, the partial copy removed."""
+
+
 SAVED_MODEL_FILE = "saved_model.pb"
 
 

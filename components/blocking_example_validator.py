@@ -3,16 +3,22 @@
 TFX's ExampleValidator only records anomalies and lets Transform and the Trainer
 go on.  This component runs the same TFDV validation, then also reads every
 example to check that its image decodes (or that float pixels have the
-configured length) and that no split is empty.  Any problem raises
+configured length) and that no split is empty.  With a curated schema (``data.schema``)
+and the statistics of the last validated run (``previous_statistics``), it also runs
+TFDV's drift comparator on the label distribution of the train split (an L-infinity
+threshold, ``data.max_label_drift``).  Any problem raises
 ``DataValidationError`` listing each one, so nothing downstream runs.
 """
 
+import copy
 import dataclasses
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from absl import logging
+import tensorflow_data_validation as tfdv
+from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2, statistics_pb2
 from tfx import types
 from tfx.components.example_validator import executor as validator_executor
 from tfx.dsl.components.base import base_component, executor_spec
@@ -24,8 +30,12 @@ from hubtune import config as config_lib
 from hubtune.serving import image_limits
 
 EXAMPLES_KEY = "examples"
+PREVIOUS_STATISTICS_KEY = "previous_statistics"
 DATA_CONFIG_KEY = "data_config"
 MAX_LISTED_EXAMPLES = 10
+TRAIN_SPLIT = "train"
+STATISTICS_FILE_NAME = "FeatureStats.pb"  # StatisticsGen's file in each split folder
+DRIFT_ANOMALY_PREFIX = "COMPARATOR_"      # TFDV's drift/skew comparator anomaly types
 
 
 class DataValidationError(RuntimeError):
@@ -42,6 +52,33 @@ def describe_anomalies(split: str, anomalies: anomalies_pb2.Anomalies) -> List[s
         info = anomalies.dataset_anomaly_info
         lines.append(f"split '{split}', dataset: {info.description or info.short_description}")
     return lines
+
+
+def split_statistics(artifact: types.Artifact,
+                     split: str) -> statistics_pb2.DatasetFeatureStatisticsList:
+    """One split's statistics from a StatisticsGen output artifact."""
+    return tfdv.load_stats_binary(os.path.join(
+        artifact_utils.get_split_uri([artifact], split), STATISTICS_FILE_NAME))
+
+
+def label_drift_problems(current: statistics_pb2.DatasetFeatureStatisticsList,
+                         previous: statistics_pb2.DatasetFeatureStatisticsList,
+                         schema: schema_pb2.Schema, data: config_lib.DataConfig) -> List[str]:
+    """TFDV's drift comparator on the label (the schema's own comparators apply as well)."""
+    schema = copy.deepcopy(schema)
+    label = tfdv.get_feature(schema, data.label_key)
+    label.drift_comparator.infinity_norm.threshold = data.max_label_drift
+    anomalies = tfdv.validate_statistics(current, schema, previous_statistics=previous)
+    drift = anomalies_pb2.Anomalies()
+    for feature, info in anomalies.anomaly_info.items():
+        reasons = [r for r in info.reason if anomalies_pb2.AnomalyInfo.Type.Name(
+            r.type).startswith(DRIFT_ANOMALY_PREFIX)]
+        if reasons:
+            drift.anomaly_info[feature].reason.extend(reasons)
+            drift.anomaly_info[feature].description = " ".join(r.description for r in reasons)
+    return [line + " (against the last validated run's train split; if the change is "
+            "intended, re-run with a larger data.max_label_drift)"
+            for line in describe_anomalies(TRAIN_SPLIT, drift)]
 
 
 def _label_values(example: tf.train.Example, label_key: str) -> List[str]:
@@ -117,7 +154,7 @@ def check_split_examples(files: List[str], split: str,
 
 
 def unseen_labels(labels_by_split: Dict[str, Dict[str, List[int]]],
-                  train_split: str = "train") -> List[str]:
+                  train_split: str = TRAIN_SPLIT) -> List[str]:
     """Labels of other splits that the train split never has: Transform's vocabulary has no
     class for them (class id -1: a crash on CPU, NaN on GPU), so they are named here."""
     known = set(labels_by_split.get(train_split, {}))
@@ -167,6 +204,7 @@ class Executor(validator_executor.Executor):
             split_problems, labels_by_split[split] = scan_split(files, split, data)
             problems += split_problems
         problems += unseen_labels(labels_by_split)
+        problems += self._drift(input_dict, data)
         if problems:
             error = DataValidationError(
                 "data validation failed; nothing was trained or pushed:\n  - "
@@ -180,12 +218,28 @@ class Executor(validator_executor.Executor):
             raise error
         return result
 
+    @staticmethod
+    def _drift(input_dict: Dict[str, List[types.Artifact]],
+               data: config_lib.DataConfig) -> List[str]:
+        previous = input_dict.get(PREVIOUS_STATISTICS_KEY) or []
+        if not data.schema or not previous:
+            return []  # an inferred schema, or the first validated run: nothing to compare
+        [current] = input_dict[standard_component_specs.STATISTICS_KEY]
+        logging.info("label drift: %s against the last validated statistics %s",
+                     current.uri, previous[0].uri)
+        schema = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(
+            artifact_utils.get_single_uri(input_dict[standard_component_specs.SCHEMA_KEY])))
+        return label_drift_problems(split_statistics(current, TRAIN_SPLIT),
+                                    split_statistics(previous[0], TRAIN_SPLIT), schema, data)
+
 
 class BlockingExampleValidatorSpec(standard_component_specs.ExampleValidatorSpec):
     PARAMETERS = dict(standard_component_specs.ExampleValidatorSpec.PARAMETERS,
                       **{DATA_CONFIG_KEY: ExecutionParameter(type=str)})
     INPUTS = dict(standard_component_specs.ExampleValidatorSpec.INPUTS,
-                  **{EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)})
+                  **{EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+                     PREVIOUS_STATISTICS_KEY: ChannelParameter(
+                         type=standard_artifacts.ExampleStatistics, optional=True)})
 
 
 class BlockingExampleValidator(base_component.BaseComponent):
@@ -195,9 +249,11 @@ class BlockingExampleValidator(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
     def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel,
-                 examples: types.BaseChannel, data: config_lib.DataConfig):
+                 examples: types.BaseChannel, data: config_lib.DataConfig,
+                 previous_statistics: Optional[types.BaseChannel] = None):
         super().__init__(spec=BlockingExampleValidatorSpec(
             statistics=statistics, schema=schema, examples=examples,
+            previous_statistics=previous_statistics,
             data_config=json_utils.dumps(dataclasses.asdict(data)),
             exclude_splits=json_utils.dumps([]),
             anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))

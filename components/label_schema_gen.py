@@ -10,15 +10,16 @@ import os
 from typing import Any, Dict, List
 
 from tfx import types
-import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.components.schema_gen import executor as schema_gen_executor
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, json_utils
 
+from hubtune.components import blocking_example_validator
+
 LABEL_KEY_PROPERTY = "label_key"
-TRAIN_SPLIT = "train"
+TRAIN_SPLIT = blocking_example_validator.TRAIN_SPLIT
 
 
 def pin_int_label_domain(schema: schema_pb2.Schema, stats, label_key: str) -> bool:
@@ -49,8 +50,7 @@ class Executor(schema_gen_executor.Executor):
         schema = io_utils.SchemaReader().read(schema_path)
         stats_artifact = artifact_utils.get_single_instance(
             input_dict[standard_component_specs.STATISTICS_KEY])
-        stats = tfdv.load_stats_binary(os.path.join(
-            artifact_utils.get_split_uri([stats_artifact], TRAIN_SPLIT), "FeatureStats.pb"))
+        stats = blocking_example_validator.split_statistics(stats_artifact, TRAIN_SPLIT)
         if pin_int_label_domain(schema, stats, label_key):
             io_utils.write_pbtxt_file(schema_path, schema)
 

@@ -1,4 +1,5 @@
-"""A rolling window of the last N spans that passed data validation.
+"""Resolving what passed data validation: a rolling window of the last N validated spans,
+and the latest validated statistics (the reference a label-drift check compares with).
 
 TFX's SpanRangeStrategy takes the last N spans whatever happened to them, so a
 span that data validation rejected would enter the next run's training window.  This
@@ -33,6 +34,12 @@ def validated_ids(store: mlmd.MetadataStore, artifact_ids: List[int]) -> set:
             and executions[ev.execution_id].last_known_state in PASSED}
 
 
+def passed_validation(store: mlmd.MetadataStore,
+                      artifacts: List[types.Artifact]) -> List[types.Artifact]:
+    validated = validated_ids(store, [a.id for a in artifacts])
+    return [a for a in artifacts if a.id in validated]
+
+
 class ValidatedSpanWindowStrategy(resolver.ResolverStrategy):
     """Resolves ``examples`` to the newest validated artifact of each of the last N spans."""
 
@@ -46,13 +53,25 @@ class ValidatedSpanWindowStrategy(resolver.ResolverStrategy):
                           ) -> Optional[Dict[str, List[types.Artifact]]]:
         result = {}
         for key, artifacts in input_dict.items():
-            validated = validated_ids(store, [a.id for a in artifacts])
             newest: Dict[int, types.Artifact] = {}
-            for artifact in artifacts:
-                if artifact.id not in validated:
-                    continue
+            for artifact in passed_validation(store, artifacts):
                 span = artifact.get_int_custom_property(SPAN_PROPERTY)
                 if span not in newest or artifact.id > newest[span].id:
                     newest[span] = artifact
             result[key] = [newest[s] for s in sorted(newest)[-self._num_spans:]]
+        return result
+
+
+class LatestValidatedStrategy(resolver.ResolverStrategy):
+    """Resolves each key to the newest artifact a passing validator consumed (none on the
+    first run).  A rejected run's artifacts never become the reference, so re-running a
+    rejected span compares it with the last accepted one again, not with itself."""
+
+    def resolve_artifacts(self, store: mlmd.MetadataStore,
+                          input_dict: Dict[str, List[types.Artifact]]
+                          ) -> Optional[Dict[str, List[types.Artifact]]]:
+        result = {}
+        for key, artifacts in input_dict.items():
+            passed = passed_validation(store, artifacts)
+            result[key] = [max(passed, key=lambda a: a.id)] if passed else []
         return result

@@ -13,7 +13,8 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from hubtune.config.paths import check_paths
-from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, PATH_KEYS, Config,
+from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, PATH_KEYS,
+                                     VALIDATION_ONLY_DATA_KEYS, Config,
                                      ConfigError, DataConfig)
 from hubtune.config.validation import validate_values
 
@@ -126,8 +127,9 @@ def _resolve_relative(raw: Dict[str, Any], base_dir: str) -> None:
             node[key] = _absolute(node[key], base_dir)
 
 
-def load(path: Optional[str], overrides: Sequence[str] = ()) -> Config:
-    """Reads a YAML config file, applies ``--set`` overrides, validates values and paths."""
+def load(path: Optional[str], overrides: Sequence[str] = (), check_files: bool = True) -> Config:
+    """Reads a YAML config file, applies ``--set`` overrides, validates values and (unless
+    ``check_files`` is false) that the files it names exist."""
     raw: Dict[str, Any] = {}
     if path:
         if not os.path.isfile(path):
@@ -141,13 +143,16 @@ def load(path: Optional[str], overrides: Sequence[str] = ()) -> Config:
             raise ConfigError(f"{path}: the top level must be a mapping of keys")
         _resolve_relative(raw, os.path.dirname(os.path.abspath(path)))
     config = from_dict(apply_overrides(raw, overrides))
-    check_paths(config)
+    if check_files:
+        check_paths(config)
     return config
 
 
 def to_custom_config(config: Config, sections: Sequence[str]) -> Dict[str, Any]:
     """What crosses into Transform or the Trainer (TFX ``custom_config``)."""
     full = config.to_dict()
+    for key in VALIDATION_ONLY_DATA_KEYS:
+        full["data"].pop(key, None)
     return {CUSTOM_CONFIG_KEY: {name: full[name] for name in sections}}
 
 

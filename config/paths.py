@@ -48,3 +48,7 @@ def check_paths(c: Config) -> None:
             raise ConfigError(f"'backbone.handle': no SavedModel at {handle} (expected "
                               f"{os.path.join(handle, 'saved_model.pb')}); export the demo "
                               "backbone with `hubtune backbone export --out DIR`")
+    schema = c.data.schema
+    if schema and not is_remote(schema) and not os.path.isfile(schema):
+        raise ConfigError(f"'data.schema': no schema file at {schema}; write it with "
+                          "`hubtune schema freeze --config YAML --out PATH` after a blessed run")

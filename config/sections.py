@@ -14,7 +14,8 @@ DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
 # Keys that hold local paths (section, key): relative values are resolved against the YAML
 # file's folder when they come from the file, against the working directory from --set.
 PATH_KEYS = ((None, "pipeline_root"), ("data", "train"), ("data", "eval"),
-             ("backbone", "handle"), ("serving", "base_dir"), ("train", "embedding_cache_dir"))
+             ("data", "schema"), ("backbone", "handle"), ("serving", "base_dir"),
+             ("train", "embedding_cache_dir"))
 # A model name TF Serving accepts and that stays inside serving.base_dir.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -23,6 +24,11 @@ CUSTOM_CONFIG_KEY = "hubtune_config"
 # say, an eval threshold does not invalidate the Trainer's cache.
 TRANSFORM_SECTIONS = ("data",)
 TRAINER_SECTIONS = ("data", "backbone", "head", "train")
+# Data keys only the data gate reads: not sent to Transform or the Trainer (their caches hold).
+VALIDATION_ONLY_DATA_KEYS = ("schema", "max_label_drift")
+# With a frozen schema, the largest L-infinity distance between the label distributions of
+# this run's and the last validated run's train split (TFDV drift comparator) that passes.
+DEFAULT_MAX_LABEL_DRIFT = 0.15
 ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving")
 EMBEDDING_CACHE_DIR = "embedding_cache"
 # In-process DirectRunner: on the demo data (2 cores) the whole pipeline took 221 s against
@@ -56,6 +62,8 @@ class DataConfig:
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
     span_window: int = 1            # with {SPAN} in train/eval: train on the last N spans
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # larger images (by header) are refused
+    schema: Optional[str] = None    # the curated schema (`hubtune schema freeze`); None: inferred
+    max_label_drift: float = DEFAULT_MAX_LABEL_DRIFT  # with `schema`: L-inf label drift allowed
 
 
 SPAN = "{SPAN}"

@@ -23,3 +23,13 @@ MODEL_CONFIG_POLL_SECONDS = 60
 BATCHING = {"max_batch_size": 32, "batch_timeout_micros": 2000, "max_enqueued_batches": 100,
             "num_batch_threads": 2}
 K8S_MIN_REPLICAS, K8S_MAX_REPLICAS, K8S_TARGET_CPU_PERCENT = 1, 4, 70
+# Op types outside core TensorFlow that stock TF Serving images also register (they embed
+# TF Text 2.12): a model may use these and still load there.  The serving check refuses
+# any other non-core op.  Only ops whose registration is identical in TF Text 2.12 and the
+# pinned version belong here.
+TF_SERVING_EXTRA_OPS = ("CaseFoldUTF8", "NormalizeUTF8", "RegexSplitWithOffsets",
+                        "WordpieceTokenizeWithOffsets")
+# The serving check (the InfraValidator stand-in): requests per signature, and how long the
+# fresh server may take to load and warm the candidate.
+SERVING_CHECK_EXAMPLES = 8
+SERVING_CHECK_LOAD_SECONDS = 300.0

@@ -36,6 +36,8 @@ def _validate_data(c: Config) -> None:
     _require(p.max_value > p.min_value, "'data.pixels.max_value' must exceed 'min_value'")
     _require(d.span_window >= 1, "'data.span_window' must be at least 1")
     _require(d.max_image_pixels > 0, "'data.max_image_pixels' must be positive")
+    _require(0 < d.max_label_drift <= 1, "'data.max_label_drift' must be in (0, 1]: the "
+             "largest L-infinity distance between two label distributions that passes")
     spans = [k for k in ("train", "eval") if SPAN in (getattr(d, k) or "")]
     _require(not d.eval or len(spans) in (0, 2),
              "'data.train' and 'data.eval' must both contain {SPAN} or neither")

@@ -12,22 +12,31 @@ from tfx.proto import example_gen_pb2
 from hubtune import config as config_lib
 from hubtune.components.atomic_pusher import AtomicPusher
 from hubtune.components.blocking_example_validator import BlockingExampleValidator
+from hubtune.components.curated_schema_gen import CuratedSchemaGen
 from hubtune.components.image_folder_example_gen import ImageFolderExampleGen
 from hubtune.components.label_schema_gen import LabelSchemaGen
-from hubtune.components.validated_span_window import ValidatedSpanWindowStrategy
+from hubtune.components.serving_validator import ServingValidator
+from hubtune.components.validated_span_window import (LatestValidatedStrategy,
+                                                      ValidatedSpanWindowStrategy)
 from hubtune.pipeline import evaluator_config
 
 PREPROCESSING_FN = "hubtune.trainer_module.preprocessing_fn"
 RUN_FN = "hubtune.trainer_module.run_fn"
 # Node ids: standard components keep TFX's, custom ones their own.
 SCHEMA_GEN_ID = "LabelSchemaGen"
+CURATED_SCHEMA_ID = "ImportSchemaGen"
 VALIDATOR_ID = "BlockingExampleValidator"
 TRAINER_ID = "Trainer"
 EVALUATOR_ID = "Evaluator"
+# The serving check before the Pusher (TFX's InfraValidator role).  Kubeflow runs the same
+# component in the pipeline image: TFX 1.16's Kubeflow V2 compiler refuses TFX's own
+# InfraValidator (NotImplementedError in tfx/orchestration/kubeflow/v2/step_builder.py).
+INFRA_VALIDATOR_ID = "InfraValidator"
 PUSHER_ID = "AtomicPusher"
 RESOLVER_ID = "latest_blessed_model_resolver"
 SPAN_RESOLVER_ID = "span_window_resolver"
 CACHE_RESOLVER_ID = "latest_transform_cache_resolver"
+PREVIOUS_STATISTICS_RESOLVER_ID = "latest_validated_statistics_resolver"
 
 
 def _split_base(path: str) -> Tuple[str, str]:
@@ -110,15 +119,42 @@ def _with_cache_path(config: config_lib.Config) -> config_lib.Config:
     return dataclasses.replace(config, train=train)
 
 
+def _data_validation(data: config_lib.DataConfig, example_gen) -> list:
+    """[StatisticsGen, the schema, the blocking validator, ...]: with ``data.schema`` the
+    curated schema is imported and the label distribution compared with the last validated
+    run's (resolved before this run's statistics exist); without, a schema is inferred."""
+    examples = example_gen.outputs["examples"]
+    if not data.schema:
+        statistics_gen = tfx.components.StatisticsGen(examples=examples)
+        schema_gen = LabelSchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                    label_key=data.label_key).with_id(SCHEMA_GEN_ID)
+        validator = BlockingExampleValidator(
+            statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+            examples=examples, data=data).with_id(VALIDATOR_ID)
+        return [statistics_gen, schema_gen, validator]
+    schema_gen = CuratedSchemaGen(schema_file=data.schema).with_id(CURATED_SCHEMA_ID)
+    previous = tfx.dsl.Resolver(
+        strategy_class=LatestValidatedStrategy,
+        statistics=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ExampleStatistics,
+                                   producer_component_id="StatisticsGen",
+                                   output_key="statistics"),
+    ).with_id(PREVIOUS_STATISTICS_RESOLVER_ID)
+    # The schema makes int labels categorical in the statistics, as the comparator needs.
+    statistics_gen = tfx.components.StatisticsGen(examples=examples,
+                                                  schema=schema_gen.outputs["schema"])
+    statistics_gen.add_upstream_node(previous)
+    validator = BlockingExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        examples=examples, data=data,
+        previous_statistics=previous.outputs["statistics"]).with_id(VALIDATOR_ID)
+    return [statistics_gen, schema_gen, validator, previous]
+
+
 def create_components(config: config_lib.Config) -> list:
     """ExampleGen -> blocking data validation -> Transform -> Trainer -> Evaluator -> Pusher."""
     example_gen = _example_gen(config.data)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = LabelSchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                label_key=config.data.label_key).with_id(SCHEMA_GEN_ID)
-    example_validator = BlockingExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        examples=example_gen.outputs["examples"], data=config.data).with_id(VALIDATOR_ID)
+    validation_nodes = _data_validation(config.data, example_gen)
+    _, schema_gen, example_validator = validation_nodes[:3]
     training_examples, analyzer_cache, extra_nodes = _training_window(
         config, example_gen, example_validator)
     transform = tfx.components.Transform(
@@ -145,14 +181,18 @@ def create_components(config: config_lib.Config) -> list:
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         eval_config=evaluator_config.build_eval_config(config))
+    infra_validator = ServingValidator(
+        model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+        data=config.data, model_blessing=evaluator.outputs["blessing"]).with_id(INFRA_VALIDATOR_ID)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        infra_blessing=infra_validator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.serving_model_dir))).with_id(PUSHER_ID)
-    return [example_gen, statistics_gen, schema_gen, example_validator, *extra_nodes,
-            transform, model_resolver, trainer, evaluator, pusher]
+    return [example_gen, *validation_nodes, *extra_nodes,
+            transform, model_resolver, trainer, evaluator, infra_validator, pusher]
 
 
 def create_pipeline(config: config_lib.Config,

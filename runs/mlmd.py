@@ -14,7 +14,7 @@ from tfx.orchestration import metadata as tfx_metadata
 
 from hubtune.components import blocking_example_validator, validated_span_window
 from hubtune.pipeline import evaluator_config
-from hubtune.pipeline.pipeline import EVALUATOR_ID, PUSHER_ID, TRAINER_ID
+from hubtune.pipeline.pipeline import EVALUATOR_ID, INFRA_VALIDATOR_ID, PUSHER_ID, TRAINER_ID
 
 OVERALL = "overall"
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -55,6 +55,8 @@ class RunOutcome:
     pushed_version: Optional[str] = None
     errors: Dict[str, str] = dataclasses.field(default_factory=dict)  # node -> message
     uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # "Node/Type" -> uri
+    servable: Optional[bool] = None  # the InfraBlessing: served in a fresh server before push
+    servable_reason: str = ""
 
     @property
     def accuracy(self) -> Optional[float]:
@@ -226,6 +228,9 @@ def _record_output(outcome: RunOutcome, node_id: str, artifact) -> None:
                 evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY].string_value
     elif node_id == EVALUATOR_ID and artifact.type == "ModelEvaluation":
         outcome.evaluation_uri = artifact.uri
+    elif node_id == INFRA_VALIDATOR_ID and artifact.type == "InfraBlessing":
+        outcome.servable = bool(props["blessed"].int_value) if "blessed" in props else None
+        outcome.servable_reason = props["reason"].string_value if "reason" in props else ""
     elif node_id == PUSHER_ID and artifact.type == "PushedModel":
         if "pushed" in props and props["pushed"].int_value:
             outcome.pushed_path = props["pushed_destination"].string_value

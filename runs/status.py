@@ -20,6 +20,8 @@ class RunStatus:
     blessed: Optional[bool]
     accuracy: Optional[float]
     pushed_version: Optional[str]
+    servable: Optional[bool]  # the InfraValidator's verdict (None: not reached)
+    servable_reason: str
     anomalies: List[str]  # TFDV anomalies and the data validator's error, if any
 
 
@@ -49,7 +51,8 @@ def _run_status(outcome: mlmd.RunOutcome) -> RunStatus:
         span=outcome.span,
         components=[dataclasses.asdict(c) for c in outcome.components],
         blessed=outcome.blessed, accuracy=outcome.accuracy,
-        pushed_version=outcome.pushed_version, anomalies=anomalies)
+        pushed_version=outcome.pushed_version, servable=outcome.servable,
+        servable_reason=outcome.servable_reason, anomalies=anomalies)
 
 
 def collect(config: config_lib.Config, limit: int = 5) -> Status:
@@ -77,6 +80,8 @@ def collect(config: config_lib.Config, limit: int = 5) -> Status:
 
 
 def _decision(run: RunStatus) -> str:
+    if run.blessed and run.servable is False:
+        return f"blessed, NOT servable ({run.servable_reason}): not pushed"
     if run.blessed:
         return "blessed" + (f", pushed v{run.pushed_version}" if run.pushed_version else "")
     if run.blessed is False:
@@ -119,8 +124,11 @@ def outcome_lines(outcome: mlmd.RunOutcome, serving_dir: str) -> List[str]:
         base = (f" (baseline {outcome.baseline_accuracy:.4f})"
                 if outcome.baseline_accuracy is not None else " (no baseline yet)")
         lines.append(f"eval accuracy: {outcome.accuracy:.4f}{base}")
-    if outcome.blessed:
-        lines.append(f"blessed: yes; pushed to {outcome.pushed_path}")
+    if outcome.blessed and outcome.servable is False:
+        lines.append("blessed: yes, but NOT servable - nothing was pushed "
+                     f"({serving_dir} untouched): {outcome.servable_reason}")
+    elif outcome.blessed:
+        lines.append(f"blessed: yes; served in a fresh server; pushed to {outcome.pushed_path}")
     elif outcome.blessed is False:
         lines.append("blessed: NO - the serving directory was left untouched "
                      f"({serving_dir}). Failed checks:")

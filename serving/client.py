@@ -21,6 +21,9 @@ IMAGES_INPUT = "images"
 T = TypeVar("T")
 
 
+SINGLE_OUTPUT = "outputs"  # how TF Serving names a signature's only output in JSON answers
+
+
 class ServingError(RuntimeError):
     """The server answered with an error (or could not be reached after retries)."""
 
@@ -89,12 +92,19 @@ class RestClient:
     def predict(self, body: dict, version: Optional[int] = None) -> dict:
         return self._request(self._url(version, ":predict"), body)
 
+    def predict_strings(self, values: List[bytes], signature: str,
+                        version: Optional[int] = None) -> Dict[str, np.ndarray]:
+        """Predict on a signature with one string input, sent base64 as TF Serving reads it."""
+        body = {"signature_name": signature,
+                "instances": [{"b64": base64.b64encode(v).decode()} for v in values]}
+        rows = self.predict(body, version)["predictions"]
+        if rows and not isinstance(rows[0], dict):  # one output: TF Serving drops its name
+            return {SINGLE_OUTPUT: np.array(rows)}
+        return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
     def predict_images(self, images: List[bytes], version: Optional[int] = None,
                        signature: str = IMAGES_SIGNATURE) -> Dict[str, np.ndarray]:
-        body = {"signature_name": signature,
-                "instances": [{"b64": base64.b64encode(im).decode()} for im in images]}
-        rows = self.predict(body, version)["predictions"]
-        return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+        return self.predict_strings(images, signature, version)
 
     def status(self, version: Optional[int] = None) -> List[dict]:
         return self._request(self._url(version))["model_version_status"]
@@ -136,15 +146,20 @@ class GrpcClient:
         if version is not None:
             spec.version.value = version
 
-    def predict_images(self, images: List[bytes], version: Optional[int] = None,
-                       signature: str = IMAGES_SIGNATURE) -> Dict[str, np.ndarray]:
+    def predict_strings(self, input_name: str, values: List[bytes], signature: str,
+                        version: Optional[int] = None) -> Dict[str, np.ndarray]:
+        """Predict on a signature with one string input (``[batch]``)."""
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, version, signature)
-        request.inputs[IMAGES_INPUT].CopyFrom(tf.make_tensor_proto(images, dtype=tf.string))
+        request.inputs[input_name].CopyFrom(tf.make_tensor_proto(values, dtype=tf.string))
         response = self._call(self.predictions.Predict, request)
         return {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+
+    def predict_images(self, images: List[bytes], version: Optional[int] = None,
+                       signature: str = IMAGES_SIGNATURE) -> Dict[str, np.ndarray]:
+        return self.predict_strings(IMAGES_INPUT, images, signature, version)
 
     def status(self, version: Optional[int] = None):
         from tensorflow_serving.apis import get_model_status_pb2

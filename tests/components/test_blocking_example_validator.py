@@ -96,3 +96,43 @@ def test_the_scan_reports_each_examples_label(tmp_path):
         example({"image": image, "label": 3})])
     problems, labels = blocking_example_validator.scan_split([path], "eval", _data(train="x"))
     assert problems == [] and labels == {"3": [0, 2], "1": [1]}
+
+
+def _label_stats(labels):
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+    return tfdv.generate_statistics_from_dataframe(pd.DataFrame({"label": labels}))
+
+
+def _label_schema(labels):
+    import tensorflow_data_validation as tfdv
+    return tfdv.infer_schema(_label_stats(labels))
+
+
+def test_label_drift_beyond_the_threshold_is_named_with_the_fix():
+    baseline = ["functional"] * 70 + ["defective"] * 30
+    schema = _label_schema(baseline)
+    drifted = ["functional"] * 40 + ["defective"] * 60   # L-inf distance 0.30
+    problems = blocking_example_validator.label_drift_problems(
+        _label_stats(drifted), _label_stats(baseline), schema,
+        _data(train="x", max_label_drift=0.15))
+    assert len(problems) == 1
+    assert "split 'train', feature 'label' [COMPARATOR_L_INFTY_HIGH]" in problems[0]
+    assert "0.3" in problems[0] and "data.max_label_drift" in problems[0]
+    # The same change within a looser threshold passes, and so does unchanged data.
+    assert blocking_example_validator.label_drift_problems(
+        _label_stats(drifted), _label_stats(baseline), schema,
+        _data(train="x", max_label_drift=0.35)) == []
+    assert blocking_example_validator.label_drift_problems(
+        _label_stats(baseline), _label_stats(baseline), schema,
+        _data(train="x", max_label_drift=0.01)) == []
+
+
+def test_label_drift_reports_only_comparator_anomalies():
+    """Other anomalies (here a new label) are ExampleValidator's to report, not repeated."""
+    baseline = ["functional"] * 50 + ["defective"] * 50
+    current = ["functional"] * 50 + ["defective"] * 45 + ["cracked"] * 5
+    problems = blocking_example_validator.label_drift_problems(
+        _label_stats(current), _label_stats(baseline), _label_schema(baseline),
+        _data(train="x", max_label_drift=0.5))
+    assert problems == []

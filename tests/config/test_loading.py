@@ -69,6 +69,20 @@ def test_custom_config_round_trip_carries_only_the_sections_sent(valid_raw):
     assert again.eval == config_lib.ThresholdsConfig()
 
 
+def test_data_gate_settings_leave_transform_and_trainer_caches_alone(valid_raw):
+    before = config_lib.to_custom_config(config_lib.from_dict(valid_raw),
+                                         config_lib.TRAINER_SECTIONS)
+    valid_raw["data"].update(schema="/curated/schema.pbtxt", max_label_drift=0.3)
+    config = config_lib.from_dict(valid_raw)
+    assert config.data.schema == "/curated/schema.pbtxt" and config.data.max_label_drift == 0.3
+    for sections in (config_lib.TRANSFORM_SECTIONS, config_lib.TRAINER_SECTIONS):
+        assert config_lib.to_custom_config(config, sections) == \
+            config_lib.to_custom_config(config_lib.from_dict(
+                dict(valid_raw, data=dict(valid_raw["data"], schema=None,
+                                          max_label_drift=0.15))), sections)
+    assert config_lib.to_custom_config(config, config_lib.TRAINER_SECTIONS) == before
+
+
 def test_custom_config_is_validated_again(valid_raw):
     custom = config_lib.to_custom_config(config_lib.from_dict(valid_raw), ["train"])
     custom[config_lib.CUSTOM_CONFIG_KEY]["train"]["batch_size"] = 0

@@ -30,3 +30,11 @@ def test_image_folder_needs_class_subfolders(tmp_path, valid_raw):
     valid_raw["data"] = {"format": "image_folder", "train": str(empty)}
     with pytest.raises(config_lib.ConfigError, match="no <class>/<image>"):
         config_lib.load(write_yaml(tmp_path, valid_raw))
+
+
+def test_a_missing_curated_schema_is_named_with_how_to_write_it(tmp_path, valid_raw):
+    valid_raw["data"]["schema"] = str(tmp_path / "schema.pbtxt")
+    path = write_yaml(tmp_path, valid_raw)
+    with pytest.raises(config_lib.ConfigError, match="'data.schema'.*hubtune schema freeze"):
+        config_lib.load(path)
+    assert config_lib.load(path, check_files=False).data.schema == str(tmp_path / "schema.pbtxt")

@@ -37,3 +37,10 @@ def test_ordinary_model_names_are_accepted(valid_raw):
     for name in ("elpv", "elpv-2.1_b", "7"):
         valid_raw["serving"] = {"model_name": name}
         assert config_lib.from_dict(valid_raw).serving.model_name == name
+
+
+@pytest.mark.parametrize("drift", [0, -0.1, 1.5])
+def test_label_drift_threshold_is_a_distance_between_distributions(valid_raw, drift):
+    valid_raw["data"]["max_label_drift"] = drift
+    with pytest.raises(config_lib.ConfigError, match="data.max_label_drift"):
+        config_lib.from_dict(valid_raw)

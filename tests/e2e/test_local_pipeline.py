@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 import tensorflow as tf
+import tensorflow_data_validation as tfdv
 import yaml
 
 from hubtune import config as config_lib
@@ -30,7 +31,8 @@ FAST = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=10",
         "train.finetune_epochs=1", "train.finetune_fraction=0.2"]
 BLESS_MARGIN = 0.03  # the bless threshold sits this far above the majority-class rate
 ALL_NODES = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
-             "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "AtomicPusher"}
+             "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "InfraValidator",
+             "AtomicPusher"}
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,13 @@ def test_first_run_blesses_and_pushes(first_run):
     assert outcome.pushed_path == os.path.join(config.serving_model_dir, version)
     assert os.path.isfile(os.path.join(outcome.pushed_path, "saved_model.pb"))
     assert "blessed: yes" in stdout and outcome.pushed_path in stdout
+    # Served in a fresh server over REST and gRPC before the push (TFX's InfraBlessing).
+    assert outcome.servable is True
+    blessing = outcome.uris["InfraValidator/InfraBlessing"]
+    assert os.path.exists(os.path.join(blessing, "INFRA_BLESSED"))
+    checks = open(os.path.join(blessing, "checks.txt")).read()
+    assert "'serving_default': 8 requests, REST and gRPC agree" in checks
+    assert "'serving_images': 8 requests" in checks
     # Progress on the terminal, framework logs in the log file.
     assert "Trainer running" in stdout and "Trainer done" in stdout
     assert "phase1_head epoch 1/10" in stdout
@@ -311,6 +320,81 @@ def test_report_of_the_blessed_run(first_run, config_path, tmp_path):
               if c != "overall"}
     for label, n in counts.items():  # the eval split's label counts, from StatisticsGen
         assert f"{label}: {n}" in page
+
+
+def _rewrite_train(config, folder: str, change) -> str:
+    """A copy of the train split with ``change(index, example)`` applied (None drops it)."""
+    os.makedirs(folder)
+    records = tf.data.TFRecordDataset(config_lib.data_files(config.data.train, "tfrecord"))
+    with tf.io.TFRecordWriter(os.path.join(folder, "train.tfrecord")) as writer:
+        for i, record in enumerate(records):
+            ex = change(i, tf.train.Example.FromString(record.numpy()))
+            if ex is not None:
+                writer.write(ex.SerializeToString())
+    return folder
+
+
+def _relabel_three(i, ex):
+    if i < 3:
+        ex.features.feature["label"].bytes_list.value[0] = b"cracked"
+    return ex
+
+
+def _drop_most_defective(i, ex):
+    defective = ex.features.feature["label"].bytes_list.value[0] == elpv.DEFECTIVE.encode()
+    return None if defective and i % 10 else ex
+
+
+@pytest.fixture(scope="module")
+def frozen_schema_runs(first_run, config_path, workdir):
+    """`hubtune schema freeze`, then runs with data.schema: unchanged data, a new train
+    label, and a drifted train label distribution (twice: a rejected run is no reference).
+    {name: (CLI result, {node id: state} of the run)}."""
+    config, _, _ = first_run
+    schema = os.path.join(workdir, "curated", "schema.pbtxt")
+    freezes = [hubtune("schema", "freeze", "--config", config_path, "--out", schema)
+               for _ in range(2)]
+    runs = {}
+    for name, change in (("unchanged", None), ("new_label", _relabel_three),
+                         ("drifted", _drop_most_defective), ("drifted_again", None)):
+        train = ["--set", f"data.train={os.path.join(workdir, 'train_drifted')}"] \
+            if name == "drifted_again" else []
+        if change is not None:
+            folder = _rewrite_train(config, os.path.join(workdir, f"train_{name}"), change)
+            train = ["--set", f"data.train={folder}"]
+        result = hubtune("run", "--config", config_path, "--set", f"data.schema={schema}", *train)
+        states = {c.node_id: c.state for c in mlmd.run_outcome(config.metadata_path).components}
+        runs[name] = (result, states)
+    return schema, freezes, runs
+
+
+def test_a_frozen_schema_stops_new_labels_and_label_drift(first_run, frozen_schema_runs):
+    schema_path, (freeze, refreeze), runs = frozen_schema_runs
+    assert freeze.returncode == 0, freeze.stderr[-3000:]
+    text = open(schema_path).read()
+    assert text.startswith("# hubtune curated schema") and first_run[2].model_uri in text
+    schema = tfdv.load_schema_text(schema_path)
+    assert set(tfdv.get_domain(schema, "label").value) == {"defective", "functional"}
+    assert refreeze.returncode == 2 and "--force" in refreeze.stderr
+    # Unchanged data passes validation against the imported schema and trains.
+    result, states = runs["unchanged"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert states["ImportSchemaGen"] == "COMPLETE" and "LabelSchemaGen" not in states
+    assert states["latest_validated_statistics_resolver"] == "COMPLETE"
+    assert states["BlockingExampleValidator"] == "COMPLETE" and "Trainer" in states
+    # A label the curated schema does not know stops the run before Transform.
+    result, states = runs["new_label"]
+    assert result.returncode == 1
+    assert "split 'train', feature 'label' [ENUM_TYPE_UNEXPECTED_STRING_VALUES]" in \
+        result.stderr and "cracked" in result.stderr
+    # So does a label distribution far from the last validated run's, every time.
+    for name in ("drifted", "drifted_again"):
+        result, _ = runs[name]
+        assert result.returncode == 1, result.stdout[-2000:]
+        assert "[COMPARATOR_L_INFTY_HIGH]" in result.stderr
+        assert "data.max_label_drift" in result.stderr
+    for name in ("new_label", "drifted", "drifted_again"):
+        assert "Transform" not in runs[name][1] and "Trainer" not in runs[name][1]
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,

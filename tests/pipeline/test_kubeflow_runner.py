@@ -19,7 +19,7 @@ IMAGE = "europe-west4-docker.pkg.dev/proj/ml/hubtune:1.0"
 BEAM = ["--runner=DataflowRunner", "--project=proj", "--region=europe-west4",
         "--temp_location=gs://bucket/tmp"]
 COMPONENTS = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
-              "Transform", "Trainer", "Evaluator", "AtomicPusher"}
+              "Transform", "Trainer", "Evaluator", "InfraValidator", "AtomicPusher"}
 RESOLVER_TASKS = {"latest_blessed_model_resolver-model-blessing-resolver",
                   "latest_blessed_model_resolver-model-resolver"}
 EDGES = {  # task -> the tasks it must wait for
@@ -29,7 +29,8 @@ EDGES = {  # task -> the tasks it must wait for
     "Transform": {"ImportExampleGen", "LabelSchemaGen", "BlockingExampleValidator"},
     "Trainer": {"Transform", "LabelSchemaGen"},
     "Evaluator": {"ImportExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
-    "AtomicPusher": {"Trainer", "Evaluator"},
+    "InfraValidator": {"ImportExampleGen", "Trainer", "Evaluator"},
+    "AtomicPusher": {"Trainer", "Evaluator", "InfraValidator"},
 }
 
 
@@ -74,6 +75,36 @@ def test_all_components_and_resolver_tasks_with_their_edges(compiled):
     blessing = "latest_blessed_model_resolver-model-blessing-resolver"
     assert tasks["latest_blessed_model_resolver-model-resolver"].inputs.artifacts[
         "input"].task_output_artifact.producer_task == blessing
+
+
+def test_kubeflow_serves_the_candidate_before_the_push_in_the_pipeline_image(compiled):
+    """The serving check compiles like every component; the Pusher waits for its blessing."""
+    _, job_json, _, spec = compiled
+    executors = job_json["pipelineSpec"]["deploymentSpec"]["executors"]
+    [infra] = [e for name, e in executors.items() if "InfraValidator" in name]
+    assert "hubtune.components.serving_validator.Executor" in json.dumps(infra)
+    assert infra["container"]["image"] == IMAGE
+    assert "infra_blessing" in spec.root.dag.tasks["AtomicPusher"].inputs.artifacts
+
+
+def test_tfx_own_infra_validator_does_not_compile_for_kubeflow_v2_in_tfx_1_16(tmp_path):
+    """Why Kubeflow runs hubtune's serving check: the pinned TFX refuses its InfraValidator.
+    When this fails, TFX compiles it and the pipeline can use it on Kubeflow."""
+    from tfx import v1 as tfx
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+    examples = tfx.components.ImportExampleGen(input_base=str(tmp_path))
+    trainer = tfx.components.Trainer(run_fn="m.run_fn", examples=examples.outputs["examples"])
+    infra = tfx.components.InfraValidator(
+        model=trainer.outputs["model"], examples=examples.outputs["examples"],
+        serving_spec=tfx.proto.ServingSpec(
+            tensorflow_serving=tfx.proto.TensorFlowServing(tags=["2.16.1"]),
+            kubernetes=tfx.proto.KubernetesConfig()))
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=IMAGE),
+        output_filename=str(tmp_path / "p.json"))
+    with pytest.raises(NotImplementedError, match="InfraValidator"):
+        runner.run(tfx.dsl.Pipeline(pipeline_name="p", pipeline_root=str(tmp_path),
+                                    components=[examples, trainer, infra]))
 
 
 def test_image_user_code_and_beam_args_come_from_the_config(compiled):
