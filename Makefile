@@ -7,7 +7,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving soak clean-demo
+.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving bench-tflite soak clean-demo
 
 # The venv is rebuilt only when the pin files or setup.py change.
 $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/image.txt \
@@ -49,6 +49,10 @@ bench-pipeline: venv
 
 bench-serving: venv
 	$(PY) benchmarks/serving_bench.py
+
+# TFLite variants of the demo's model (run `make demo` first): size, accuracy, latency.
+bench-tflite: venv
+	$(PY) benchmarks/tflite_bench.py
 
 # 10 minutes of loopback load on `hubtune serve` (pushes, malformed requests); see soak.py.
 soak: venv

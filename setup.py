@@ -13,7 +13,7 @@ from setuptools import find_packages, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Floors 0-1 run inside TFX components; floors 2-3 are the user-facing rooms.
-COMPONENT_ROOMS = ("config", "pipeline", "components", "serving", "trainer_module")
+COMPONENT_ROOMS = ("config", "pipeline", "components", "serving", "edge", "trainer_module")
 USER_ROOMS = ("runs", "gate", "report", "kubeflow", "backbones", "demo", "cli")
 
 

@@ -183,6 +183,20 @@ def cmd_serve(args) -> int:
     return serve_command.serve(args)
 
 
+def _print_top(paths, classes, scores, top: int) -> None:
+    for path, cls, row in zip(paths, classes, scores):
+        cls = cls.decode() if isinstance(cls, bytes) else cls
+        best = sorted(enumerate(row), key=lambda p: -p[1])[:top]
+        print(f"{path}: {cls}  (" + ", ".join(f"class {i}: {p:.3f}" for i, p in best) + ")")
+
+
+def _predict_tflite(args, images) -> int:
+    from hubtune.edge import edge_files
+    scores, names = edge_files.classify_files(args.tflite, images)
+    _print_top(args.images, [names[i] for i in scores.argmax(-1)], scores, args.top)
+    return 0
+
+
 def cmd_predict(args) -> int:
     from hubtune.serving import image_limits
     from hubtune.serving.client import GrpcClient, RestClient, ServingError
@@ -196,6 +210,10 @@ def cmd_predict(args) -> int:
             print(f"hubtune predict: {e}; nothing was sent (raise --max-image-pixels to "
                   "send it anyway)", file=sys.stderr)
             return EXIT_CONFIG_ERROR
+    if args.tflite:
+        return _predict_tflite(args, images)
+    if not args.model_name:
+        raise config_lib.ConfigError("--model-name is required with --url or --grpc")
     client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
               else RestClient(args.url, args.model_name, timeout=args.timeout))
     try:
@@ -203,8 +221,16 @@ def cmd_predict(args) -> int:
     except ServingError as e:
         print(f"hubtune: the server answered {e}", file=sys.stderr)
         return 1
-    for path, cls, scores in zip(args.images, out["classes"], out["scores"]):
-        cls = cls.decode() if isinstance(cls, bytes) else cls
-        top = sorted(enumerate(scores), key=lambda p: -p[1])[: args.top]
-        print(f"{path}: {cls}  (" + ", ".join(f"class {i}: {p:.3f}" for i, p in top) + ")")
+    _print_top(args.images, out["classes"], out["scores"], args.top)
+    return 0
+
+
+def cmd_tflite_export(args) -> int:
+    from hubtune.edge import edge_files
+    data = config_lib.DataConfig(image_key=args.image_key)
+    path = edge_files.export_variant(args.model, args.quantization, args.out,
+                                     args.calibration_data, data, args.calibration_examples)
+    print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB) with labels.txt and "
+          "metadata.json: input uint8 [1, H, W, 3] RGB pixels resized by the app, output "
+          "float32 scores in labels.txt order")
     return 0

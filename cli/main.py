@@ -15,10 +15,12 @@ def _known_failures():
     from hubtune.pipeline.local_runner import PipelineRunError
     from hubtune.runs.mlmd import MetadataError
     from hubtune.runs.schema_freeze import FreezeError
+    from hubtune.edge.tflite_export import EdgeExportError
     return {config_lib.ConfigError: ("config error: ", commands.EXIT_CONFIG_ERROR),
             MetadataError: ("", commands.EXIT_CONFIG_ERROR),  # no such run, no ML Metadata yet
             PipelineRunError: ("", EXIT_RUN_FAILED),
-            FreezeError: ("", commands.EXIT_CONFIG_ERROR)}
+            FreezeError: ("", commands.EXIT_CONFIG_ERROR),
+            EdgeExportError: ("", commands.EXIT_CONFIG_ERROR)}
 
 
 def main(argv=None) -> int:

@@ -2,6 +2,7 @@
 
 import argparse
 
+from hubtune import config as config_lib
 from hubtune.cli import commands
 from hubtune.config import serving_defaults
 from hubtune.serving import serve_command
@@ -124,11 +125,13 @@ def _add_serving_commands(sub) -> None:
     serve_command.add_arguments(serve)
     serve.set_defaults(func=commands.cmd_serve)
 
-    predict = sub.add_parser("predict", help="classify images through TF Serving (REST or gRPC)")
+    predict = sub.add_parser("predict", help="classify images through TF Serving (REST or "
+                             "gRPC) or a TFLite file")
     target = predict.add_mutually_exclusive_group(required=True)
+    target.add_argument("--tflite", help="a .tflite file from hubtune (labels.txt beside it)")
     target.add_argument("--url", help="REST base URL, e.g. http://localhost:8501")
     target.add_argument("--grpc", help="gRPC HOST:PORT, e.g. localhost:8500")
-    predict.add_argument("--model-name", required=True)
+    predict.add_argument("--model-name", help="served model name (REST and gRPC)")
     predict.add_argument("--version", type=int, default=None)
     predict.add_argument("--timeout", type=float, default=10.0)
     predict.add_argument("--top", type=int, default=3, help="scores shown per image")
@@ -139,6 +142,22 @@ def _add_serving_commands(sub) -> None:
     predict.set_defaults(func=commands.cmd_predict)
 
 
+def _add_tflite_commands(sub) -> None:
+    tflite = sub.add_parser("tflite", help="edge models")
+    tflite_sub = tflite.add_subparsers(dest="tflite_command", required=True)
+    export = tflite_sub.add_parser(
+        "export", help="convert a hubtune SavedModel (e.g. a pushed version) to TFLite: "
+        "uint8 [1, H, W, 3] pixels in, float32 scores out; writes labels.txt and metadata.json")
+    export.add_argument("--model", required=True, help="the SavedModel folder")
+    export.add_argument("--quantization", required=True, choices=config_lib.TFLITE_VARIANTS)
+    export.add_argument("--calibration-data", default="", help="int8: TFRecords of raw "
+                        "tf.Examples in the model's data format (train data, not eval)")
+    export.add_argument("--calibration-examples", type=int, default=200)
+    export.add_argument("--image-key", default="image", help="the examples' image feature")
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=commands.cmd_tflite_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hubtune", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,4 +165,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_reading_commands(sub)
     _add_kubeflow_commands(sub)
     _add_serving_commands(sub)
+    _add_tflite_commands(sub)
     return parser

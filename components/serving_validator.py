@@ -16,13 +16,13 @@ from typing import Any, Dict, List
 import tensorflow as tf
 from absl import logging
 from tfx import types
-from tfx.components.util import model_utils
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 from tfx.utils import io_utils, json_utils, path_utils
 
 from hubtune import config as config_lib
+from hubtune.components import candidate_inputs
 from hubtune.config.serving_defaults import SERVING_CHECK_EXAMPLES
 from hubtune.serving import serving_check
 
@@ -59,10 +59,8 @@ class Executor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         blessing = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.BLESSING_KEY])
-        evaluation = input_dict.get(standard_component_specs.MODEL_BLESSING_KEY)
-        if evaluation and not model_utils.is_model_blessed(evaluation[0]):
-            mark(blessing, serving_check.CheckResult(
-                False, "not checked: the Evaluator did not bless the model"))
+        if candidate_inputs.evaluator_refused(input_dict):
+            mark(blessing, serving_check.CheckResult(False, candidate_inputs.SKIPPED))
             return
         model = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY])
         data = config_lib.data_from_dict(json_utils.loads(exec_properties[DATA_CONFIG_KEY]))
@@ -78,13 +76,7 @@ class Executor(base_executor.BaseExecutor):
 
 class ServingValidatorSpec(ComponentSpec):
     PARAMETERS = {DATA_CONFIG_KEY: ExecutionParameter(type=str)}
-    INPUTS = {
-        standard_component_specs.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-        standard_component_specs.EXAMPLES_KEY: ChannelParameter(
-            type=standard_artifacts.Examples),
-        standard_component_specs.MODEL_BLESSING_KEY: ChannelParameter(
-            type=standard_artifacts.ModelBlessing, optional=True),
-    }
+    INPUTS = candidate_inputs.INPUTS
     OUTPUTS = {standard_component_specs.BLESSING_KEY: ChannelParameter(
         type=standard_artifacts.InfraBlessing)}
 

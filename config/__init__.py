@@ -17,7 +17,9 @@ from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, DATA_FORMA
                                      PATH_KEYS, SPAN, TRAINER_SECTIONS, TRANSFORM_SECTIONS,
                                      AugmentationConfig, BackboneConfig, Config, ConfigError,
                                      DataConfig, HeadConfig, KubeflowConfig, PixelConfig,
-                                     ServingConfig, ThresholdsConfig, TrainConfig)
+                                     ServingConfig, TFLITE_VARIANTS, TFLiteConfig,
+                                     VALIDATION_ONLY_DATA_KEYS,
+                                     ThresholdsConfig, TrainConfig)
 from hubtune.config.validation import validate_values
 
 # The annotated reference of every key (installed with the package).
@@ -30,6 +32,7 @@ __all__ = [
     "EMBEDDING_CACHE_DIR", "IMAGE_EXTENSIONS", "PATH_KEYS", "SPAN", "TRAINER_SECTIONS",
     "TRANSFORM_SECTIONS",
     "AugmentationConfig", "BackboneConfig", "Config", "ConfigError", "DataConfig", "HeadConfig",
-    "KubeflowConfig", "PixelConfig", "ServingConfig", "ThresholdsConfig", "TrainConfig",
+    "KubeflowConfig", "PixelConfig", "ServingConfig", "TFLITE_VARIANTS", "TFLiteConfig",
+    "ThresholdsConfig", "TrainConfig", "VALIDATION_ONLY_DATA_KEYS",
     "validate_values", "EXAMPLE_YAML",
 ]

@@ -29,7 +29,7 @@ VALIDATION_ONLY_DATA_KEYS = ("schema", "max_label_drift")
 # With a frozen schema, the largest L-infinity distance between the label distributions of
 # this run's and the last validated run's train split (TFDV drift comparator) that passes.
 DEFAULT_MAX_LABEL_DRIFT = 0.15
-ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving")
+ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving", "tflite")
 EMBEDDING_CACHE_DIR = "embedding_cache"
 # In-process DirectRunner: on the demo data (2 cores) the whole pipeline took 221 s against
 # 284 s with multi_processing workers, whose start-up cost each Beam component ~15 s
@@ -119,6 +119,17 @@ class ServingConfig:
     base_dir: str = "serving_models"
 
 
+TFLITE_VARIANTS = ("float16", "int8", "dynamic")
+
+
+@dataclasses.dataclass
+class TFLiteConfig:
+    """Edge models converted from the same run, gated on accuracy, pushed inside the version."""
+    variants: List[str] = dataclasses.field(default_factory=list)  # of TFLITE_VARIANTS; []: off
+    max_accuracy_drop: float = 0.01   # absolute, against the SavedModel on the eval split
+    calibration_examples: int = 200   # int8 calibration images, from the train split
+
+
 @dataclasses.dataclass
 class KubeflowConfig:
     """Where and how the compiled pipeline runs on Kubeflow Pipelines / Vertex AI."""
@@ -147,6 +158,7 @@ class Config:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     eval: ThresholdsConfig = dataclasses.field(default_factory=ThresholdsConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
+    tflite: TFLiteConfig = dataclasses.field(default_factory=TFLiteConfig)
     beam_args: List[str] = dataclasses.field(default_factory=lambda: list(DEFAULT_BEAM_ARGS))
     kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 

@@ -3,7 +3,8 @@
 import re
 from typing import Sequence
 
-from hubtune.config.sections import (ALL_SECTIONS, DATA_FORMATS, MODEL_NAME_PATTERN, SPAN, Config,
+from hubtune.config.sections import (ALL_SECTIONS, DATA_FORMATS, MODEL_NAME_PATTERN, SPAN,
+                                     TFLITE_VARIANTS, Config,
                                      ConfigError)
 
 
@@ -82,6 +83,16 @@ def _validate_serving(c: Config) -> None:
     _require(bool(c.serving.base_dir), "'serving.base_dir' must not be empty")
 
 
+def _validate_tflite(c: Config) -> None:
+    t = c.tflite
+    unknown = [v for v in t.variants if v not in TFLITE_VARIANTS]
+    _require(not unknown, f"'tflite.variants': unknown {', '.join(map(str, unknown))}; choose "
+             f"from {', '.join(TFLITE_VARIANTS)}")
+    _require(len(set(t.variants)) == len(t.variants), "'tflite.variants' lists a variant twice")
+    _require(t.calibration_examples >= 1, "'tflite.calibration_examples' must be at least 1")
+
+
 _SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,
                        "head": _validate_head, "train": _validate_train,
-                       "eval": _validate_eval, "serving": _validate_serving}
+                       "eval": _validate_eval, "serving": _validate_serving,
+                       "tflite": _validate_tflite}

@@ -37,6 +37,7 @@ DEMO_SETTINGS = {
               "augmentation": {"flip": False, "rotation": 0.0, "zoom": 0.0, "contrast": 0.0}},
     "eval": {"min_accuracy": 0.7, "max_accuracy_drop": 0.02},
     "serving": {"model_name": "elpv"},
+    "tflite": {"variants": ["float16", "int8"]},
 }
 
 

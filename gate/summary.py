@@ -5,6 +5,8 @@ import json
 import os
 from typing import Dict, List, Optional
 
+from hubtune.components.atomic_pusher import TFLITE_DIR
+from hubtune.edge import edge_metadata
 from hubtune.gate.evaluation import GateResult
 from hubtune.pipeline import evaluator_config
 from hubtune.runs import formatting, mlmd
@@ -27,7 +29,17 @@ def to_dict(result: GateResult) -> Dict:
         "metrics": result.metrics,
         "baseline_metrics": result.baseline_metrics,
         "notes": result.notes,
+        "tflite": tflite_variants(result.candidate.path),
     }
+
+
+def tflite_variants(model_path: str) -> Optional[Dict]:
+    """The candidate's TFLite variants (size, accuracy, drop, latency) when it is a pushed
+    version with a tflite/ folder; None otherwise."""
+    folder = os.path.join(model_path, TFLITE_DIR)
+    if not os.path.exists(os.path.join(folder, edge_metadata.METADATA_FILE)):
+        return None
+    return edge_metadata.read(folder)["variants"]
 
 
 def _fmt(value: Optional[float], signed: bool = False, metric: str = "") -> str:
@@ -76,6 +88,12 @@ def to_markdown(result: GateResult) -> str:
         short = -(c.margin or 0.0)
         lines += ["", f"**{c.name} failed**: {_fmt(c.value, c.name != 'min_accuracy')} against a "
                   f"bound of {_fmt(c.bound, c.name != 'min_accuracy')}, short by {short:.4f}."]
+    variants = tflite_variants(result.candidate.path) or {}
+    if variants:
+        lines += ["", "| TFLite variant | size | accuracy | drop | p50 latency |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {v['size_bytes'] / 1e6:.2f} MB | {v['accuracy']:.4f} | "
+                  f"{v['drop']:+.4f} | {v['p50_ms']:.1f} ms |" for name, v in variants.items()]
     return "\n".join(lines) + "\n"
 
 

@@ -13,6 +13,7 @@ from hubtune import config as config_lib
 from hubtune.components.atomic_pusher import AtomicPusher
 from hubtune.components.blocking_example_validator import BlockingExampleValidator
 from hubtune.components.curated_schema_gen import CuratedSchemaGen
+from hubtune.components.edge_exporter import EdgeExporter
 from hubtune.components.image_folder_example_gen import ImageFolderExampleGen
 from hubtune.components.label_schema_gen import LabelSchemaGen
 from hubtune.components.serving_validator import ServingValidator
@@ -32,6 +33,7 @@ EVALUATOR_ID = "Evaluator"
 # component in the pipeline image: TFX 1.16's Kubeflow V2 compiler refuses TFX's own
 # InfraValidator (NotImplementedError in tfx/orchestration/kubeflow/v2/step_builder.py).
 INFRA_VALIDATOR_ID = "InfraValidator"
+EDGE_EXPORTER_ID = "TFLiteExporter"
 PUSHER_ID = "AtomicPusher"
 RESOLVER_ID = "latest_blessed_model_resolver"
 SPAN_RESOLVER_ID = "span_window_resolver"
@@ -184,15 +186,21 @@ def create_components(config: config_lib.Config) -> list:
     infra_validator = ServingValidator(
         model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
         data=config.data, model_blessing=evaluator.outputs["blessing"]).with_id(INFRA_VALIDATOR_ID)
+    edge = [EdgeExporter(model=trainer.outputs["model"], examples=example_gen.outputs["examples"],
+                         config=config, model_blessing=evaluator.outputs["blessing"]
+                         ).with_id(EDGE_EXPORTER_ID)] if config.tflite.variants else []
+    for node in edge:  # after the serving check: one order on every runner
+        node.add_upstream_node(infra_validator)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         infra_blessing=infra_validator.outputs["blessing"],
+        tflite_models=edge[0].outputs["tflite_models"] if edge else None,
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.serving_model_dir))).with_id(PUSHER_ID)
     return [example_gen, *validation_nodes, *extra_nodes,
-            transform, model_resolver, trainer, evaluator, infra_validator, pusher]
+            transform, model_resolver, trainer, evaluator, infra_validator, *edge, pusher]
 
 
 def create_pipeline(config: config_lib.Config,

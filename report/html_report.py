@@ -152,6 +152,11 @@ def _decision(details: RunDetails, config: config_lib.Config) -> str:
     elif o.blessed is False:
         lines.append("<span class='bad'>Not blessed</span>:")
         lines += [f"&nbsp;&nbsp;• {_esc(c)}" for c in o.failed_checks]
+    if o.servable is False:
+        lines.append(f"<span class='bad'>Not servable</span> (InfraValidator): "
+                     f"{_esc(o.servable_reason)}")
+    if o.tflite_blessed is False:
+        lines.append(f"<span class='bad'>TFLite gate</span>: {_esc(o.tflite_reason)}")
     if o.pushed_path:
         lines.append(f"Pushed version <b>{_esc(o.pushed_version)}</b> to "
                      f"<code>{_esc(o.pushed_path)}</code>.")
@@ -161,12 +166,26 @@ def _decision(details: RunDetails, config: config_lib.Config) -> str:
     return "<p>" + "<br>".join(lines) + "</p>"
 
 
+def _tflite(details: RunDetails, config: config_lib.Config) -> str:
+    variants = details.outcome.tflite_variants
+    if not variants:
+        return "<p>No TFLite variants in this run (<code>tflite.variants</code>).</p>"
+    rows = [(v["variant"], f"{v['size_bytes'] / 1e6:.2f} MB", _num(v["accuracy"]),
+             _num(v["saved_model_accuracy"]), f"{v['drop']:+.4f}", _num(v["agreement"]),
+             f"{v['p50_ms']:.1f} ms") for v in variants]
+    return (f"<p>Each variant on the eval split, against the SavedModel on the same uint8 "
+            f"pixels; allowed drop {config.tflite.max_accuracy_drop:.4f}.</p>"
+            + _table(["variant", "size", "accuracy", "SavedModel", "drop",
+                      "class agreement", "p50 latency (2 threads)"], rows, numeric=range(1, 7)))
+
+
 def render(details: RunDetails, config: config_lib.Config) -> str:
     sections = [("summary", "Summary", _summary(details, config)),
                 ("decision", "Blessing decision and push", _decision(details, config)),
                 ("components", "Components", _components(details)),
                 ("training", "Training (both phases)", _training(details)),
                 ("evaluation", "Evaluation", _evaluation(details)),
+                ("tflite", "TFLite variants", _tflite(details, config)),
                 ("data", "Data statistics and anomalies", _data(details, config))]
     body = "".join(f"<section id='{sid}'><h2>{_esc(title)}</h2>{content}</section>"
                    for sid, title, content in sections)

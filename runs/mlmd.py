@@ -14,7 +14,9 @@ from tfx.orchestration import metadata as tfx_metadata
 
 from hubtune.components import blocking_example_validator, validated_span_window
 from hubtune.pipeline import evaluator_config
-from hubtune.pipeline.pipeline import EVALUATOR_ID, INFRA_VALIDATOR_ID, PUSHER_ID, TRAINER_ID
+from hubtune.components import edge_exporter
+from hubtune.pipeline.pipeline import (EDGE_EXPORTER_ID, EVALUATOR_ID, INFRA_VALIDATOR_ID,
+                                       PUSHER_ID, TRAINER_ID)
 
 OVERALL = "overall"
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -57,6 +59,9 @@ class RunOutcome:
     uris: Dict[str, str] = dataclasses.field(default_factory=dict)  # "Node/Type" -> uri
     servable: Optional[bool] = None  # the InfraBlessing: served in a fresh server before push
     servable_reason: str = ""
+    tflite_blessed: Optional[bool] = None  # every TFLite variant within its accuracy drop
+    tflite_reason: str = ""
+    tflite_variants: List[Dict] = dataclasses.field(default_factory=list)  # VariantResult dicts
 
     @property
     def accuracy(self) -> Optional[float]:
@@ -213,6 +218,15 @@ def latest_examples(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Ar
     return examples[-1] if examples else None
 
 
+def _record_tflite(outcome: RunOutcome, props) -> None:
+    if edge_exporter.BLESSED_KEY in props:
+        outcome.tflite_blessed = bool(props[edge_exporter.BLESSED_KEY].int_value)
+    if edge_exporter.REASON_KEY in props:
+        outcome.tflite_reason = props[edge_exporter.REASON_KEY].string_value
+    if edge_exporter.VARIANTS_KEY in props:
+        outcome.tflite_variants = json.loads(props[edge_exporter.VARIANTS_KEY].string_value)
+
+
 def _record_output(outcome: RunOutcome, node_id: str, artifact) -> None:
     """Copies what one output artifact says about the run into ``outcome``."""
     props = artifact.custom_properties
@@ -231,6 +245,8 @@ def _record_output(outcome: RunOutcome, node_id: str, artifact) -> None:
     elif node_id == INFRA_VALIDATOR_ID and artifact.type == "InfraBlessing":
         outcome.servable = bool(props["blessed"].int_value) if "blessed" in props else None
         outcome.servable_reason = props["reason"].string_value if "reason" in props else ""
+    elif node_id == EDGE_EXPORTER_ID and artifact.type == edge_exporter.TFLiteModels.TYPE_NAME:
+        _record_tflite(outcome, props)
     elif node_id == PUSHER_ID and artifact.type == "PushedModel":
         if "pushed" in props and props["pushed"].int_value:
             outcome.pushed_path = props["pushed_destination"].string_value

@@ -22,6 +22,8 @@ class RunStatus:
     pushed_version: Optional[str]
     servable: Optional[bool]  # the InfraValidator's verdict (None: not reached)
     servable_reason: str
+    tflite_reason: str      # why the TFLite gate blocked the push ("" when it did not)
+    tflite_variants: List[Dict]
     anomalies: List[str]  # TFDV anomalies and the data validator's error, if any
 
 
@@ -52,7 +54,9 @@ def _run_status(outcome: mlmd.RunOutcome) -> RunStatus:
         components=[dataclasses.asdict(c) for c in outcome.components],
         blessed=outcome.blessed, accuracy=outcome.accuracy,
         pushed_version=outcome.pushed_version, servable=outcome.servable,
-        servable_reason=outcome.servable_reason, anomalies=anomalies)
+        servable_reason=outcome.servable_reason,
+        tflite_reason=outcome.tflite_reason if outcome.tflite_blessed is False else "",
+        tflite_variants=outcome.tflite_variants, anomalies=anomalies)
 
 
 def collect(config: config_lib.Config, limit: int = 5) -> Status:
@@ -82,6 +86,8 @@ def collect(config: config_lib.Config, limit: int = 5) -> Status:
 def _decision(run: RunStatus) -> str:
     if run.blessed and run.servable is False:
         return f"blessed, NOT servable ({run.servable_reason}): not pushed"
+    if run.blessed and run.tflite_reason:
+        return f"blessed, TFLite blocked ({run.tflite_reason}): not pushed"
     if run.blessed:
         return "blessed" + (f", pushed v{run.pushed_version}" if run.pushed_version else "")
     if run.blessed is False:
@@ -98,6 +104,7 @@ def format_table(status: Status) -> str:
         lines.append(f"  {run.run_id}  {run.started}{span}  {_decision(run)}{acc}")
         for c in run.components:
             lines.append(f"      {c['node_id']:<32} {c['state']:<9} {c['seconds']:7.1f} s")
+        lines += [f"      {line}" for line in tflite_lines(run.tflite_variants)]
         for anomaly in run.anomalies:
             lines.append(f"      anomaly: {anomaly.splitlines()[0]}")
             lines += [f"               {more}" for more in anomaly.splitlines()[1:6]]
@@ -116,6 +123,13 @@ def format_table(status: Status) -> str:
     return "\n".join(lines)
 
 
+def tflite_lines(variants: List[Dict]) -> List[str]:
+    """One line per TFLite variant: size, accuracy, drop against the SavedModel, latency."""
+    return [f"TFLite {v['variant']:<8} {v['size_bytes'] / 1e6:6.2f} MB  accuracy "
+            f"{v['accuracy']:.4f}  drop {v['drop']:+.4f}  p50 {v['p50_ms']:.1f} ms"
+            for v in variants]
+
+
 def outcome_lines(outcome: mlmd.RunOutcome, serving_dir: str) -> List[str]:
     """What ``hubtune run`` prints when a run ends: component times, accuracy, decision."""
     lines = [f"run {outcome.run_id}"]
@@ -124,7 +138,11 @@ def outcome_lines(outcome: mlmd.RunOutcome, serving_dir: str) -> List[str]:
         base = (f" (baseline {outcome.baseline_accuracy:.4f})"
                 if outcome.baseline_accuracy is not None else " (no baseline yet)")
         lines.append(f"eval accuracy: {outcome.accuracy:.4f}{base}")
-    if outcome.blessed and outcome.servable is False:
+    lines += tflite_lines(outcome.tflite_variants)
+    if outcome.blessed and outcome.tflite_blessed is False:
+        lines.append("blessed: yes, but the TFLite gate blocked the push - nothing was pushed "
+                     f"({serving_dir} untouched): {outcome.tflite_reason}")
+    elif outcome.blessed and outcome.servable is False:
         lines.append("blessed: yes, but NOT servable - nothing was pushed "
                      f"({serving_dir} untouched): {outcome.servable_reason}")
     elif outcome.blessed:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import REPO, install_copy
 
-ROOMS = ("config", "pipeline", "components", "serving", "trainer_module", "runs", "gate",
+ROOMS = ("config", "pipeline", "components", "serving", "edge", "trainer_module", "runs", "gate",
          "report", "kubeflow", "backbones", "demo", "cli")
 PROJECT = ("hubtune", *ROOMS, "setup.py", "pyproject.toml", "README.md")
 LINT_IMPORTS = os.path.join(os.path.dirname(sys.executable), "lint-imports")

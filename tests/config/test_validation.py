@@ -44,3 +44,16 @@ def test_label_drift_threshold_is_a_distance_between_distributions(valid_raw, dr
     valid_raw["data"]["max_label_drift"] = drift
     with pytest.raises(config_lib.ConfigError, match="data.max_label_drift"):
         config_lib.from_dict(valid_raw)
+
+
+def test_tflite_variants_are_checked_by_name(valid_raw):
+    valid_raw["tflite"] = {"variants": ["float16", "int4"]}
+    with pytest.raises(config_lib.ConfigError, match="'tflite.variants': unknown int4; choose "
+                       "from float16, int8, dynamic"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["tflite"] = {"variants": ["int8", "int8"]}
+    with pytest.raises(config_lib.ConfigError, match="twice"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["tflite"] = {"variants": ["int8"], "calibration_examples": 0}
+    with pytest.raises(config_lib.ConfigError, match="tflite.calibration_examples"):
+        config_lib.from_dict(valid_raw)

@@ -19,12 +19,15 @@ from tests.conftest import HUBTUNE, REPO, majority_rate, run_hubtune
 
 pytestmark = pytest.mark.e2e
 
+TFLITE_FILES = {"float16.tflite", "int8.tflite", "labels.txt", "metadata.json"}
 SETTINGS = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=10",
-            "train.finetune_epochs=1", "train.finetune_fraction=0.2"]
+            "train.finetune_epochs=1", "train.finetune_fraction=0.2",
+            "tflite.variants=[float16,int8]", "tflite.max_accuracy_drop=0.1"]  # 29 eval images
 # (progress line that triggers the kill, seconds to wait after it): one kill per step.
 KILLS = [("ImportExampleGen running", 0.5), ("Transform running", 2.0),
          ("Trainer running", 3.0), ("phase1_head epoch 10/10", 1.0),
-         ("Evaluator running", 3.0), ("AtomicPusher running", 0.0)]
+         ("Evaluator running", 3.0), ("InfraValidator running", 3.0),
+         ("TFLiteExporter running", 4.0), ("AtomicPusher running", 0.0)]
 
 
 def _run_and_kill(config_path: str, trigger: str, delay: float) -> bool:
@@ -48,9 +51,10 @@ def _complete_versions_only(serving_dir: str) -> list:
     if not os.path.isdir(serving_dir):
         return []
     numbered = [n for n in os.listdir(serving_dir) if n.isdigit()]
-    for name in numbered:
+    for name in numbered:  # whole versions, with all their TFLite files
         assert os.path.isfile(os.path.join(serving_dir, name, "saved_model.pb")), name
         assert os.path.isdir(os.path.join(serving_dir, name, "variables")), name
+        assert set(os.listdir(os.path.join(serving_dir, name, "tflite"))) == TFLITE_FILES
     return sorted(numbered)
 
 
@@ -82,7 +86,8 @@ def test_kill_9_at_every_step_then_the_next_run_pushes_exactly_once(tmp_path):
     final = status["runs"][0]
     assert final["run_id"] not in interrupted and final["blessed"] is True
     components = {c["node_id"]: c["state"] for c in final["components"]}
-    for reused in ("ImportExampleGen", "Transform", "Trainer"):
+    for reused in ("ImportExampleGen", "Transform", "Trainer", "InfraValidator",
+                   "TFLiteExporter"):
         assert components[reused] == "CACHED", components  # finished steps were not redone
     [version] = _complete_versions_only(config.serving_model_dir)
     assert final["pushed_version"] == version  # pushed once, whenever the push was killed

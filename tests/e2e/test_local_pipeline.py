@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
@@ -20,6 +21,7 @@ import yaml
 from hubtune import config as config_lib
 from hubtune.config import names
 from hubtune.demo import elpv
+from hubtune.edge import edge_metadata, interpreter, tflite_export
 from hubtune.pipeline.local_runner import PipelineRunError
 from hubtune.runs import local_run, mlmd
 from tests.conftest import MNIST_TFRECORD, majority_rate, run_hubtune
@@ -28,11 +30,13 @@ pytestmark = pytest.mark.e2e
 
 SUBSET = 120
 FAST = ["backbone.input_size=64", "train.batch_size=16", "train.head_epochs=10",
-        "train.finetune_epochs=1", "train.finetune_fraction=0.2"]
+        "train.finetune_epochs=1", "train.finetune_fraction=0.2",
+        "tflite.variants=[float16,int8,dynamic]", "tflite.max_accuracy_drop=0.1"]
+# ^ 29 eval images: one image is 0.034 of accuracy, so 0.1 allows two flips.
 BLESS_MARGIN = 0.03  # the bless threshold sits this far above the majority-class rate
 ALL_NODES = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
              "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator", "InfraValidator",
-             "AtomicPusher"}
+             "TFLiteExporter", "AtomicPusher"}
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +173,52 @@ def test_gate_cannot_evaluate_a_missing_candidate(config_path, tmp_path):
     assert result.returncode == 2
     assert "cannot evaluate" in result.stderr and "not a SavedModel" in result.stderr
     assert not (tmp_path / "gate.json").exists()
+
+
+def test_pushed_version_holds_tflite_variants_that_match_the_saved_model(first_run, config_path,
+                                                                        tmp_path):
+    """Each variant converted, measured, pushed inside the version with labels and metadata;
+    the interpreter agrees with the SavedModel on the same preprocessed pixels (all 120 images
+    of the subset: with its 29 eval images alone, one disagreement would be 3.4 %)."""
+    config, stdout, outcome = first_run
+    folder = os.path.join(outcome.pushed_path, "tflite")
+    assert set(os.listdir(folder)) == {"float16.tflite", "int8.tflite", "dynamic.tflite",
+                                       "labels.txt", "metadata.json"}
+    metadata = edge_metadata.read(folder)
+    assert metadata["version"] == os.path.basename(outcome.pushed_path)
+    assert metadata["name"] == config.serving.model_name
+    assert metadata["input"]["shape"] == [1, 64, 64, 3] and metadata["input"]["dtype"] == "uint8"
+    model = tflite_export.HubtuneModel(outcome.pushed_path)
+    assert metadata["labels"] == model.class_names
+    assert sorted(model.class_names) == ["defective", "functional"]
+    records = [r.numpy() for split in (config.data.train, config.data.eval)
+               for r in tf.data.TFRecordDataset(config_lib.data_files(split, "tfrecord"))]
+    pixels = tflite_export.pixels_from_records(records, config.data, model.input_size)
+    reference = model.scores(pixels)
+    for variant in ("float16", "int8", "dynamic"):
+        content = open(os.path.join(folder, f"{variant}.tflite"), "rb").read()
+        runner = interpreter.make_interpreter(content)
+        detail = runner.get_input_details()[0]
+        assert detail["dtype"] == np.uint8 and list(detail["shape"]) == [1, 64, 64, 3]
+        assert runner.get_output_details()[0]["dtype"] == np.float32
+        scores = interpreter.classify(runner, pixels)
+        if variant == "float16":
+            assert np.abs(scores - reference).max() < 1e-2
+        agree = np.mean(scores.argmax(-1) == reference.argmax(-1))
+        assert agree >= 0.95, (variant, agree)
+    assert interpreter.input_quantization(interpreter.make_interpreter(
+        open(os.path.join(folder, "int8.tflite"), "rb").read())) == (1.0, 0)  # raw pixels in
+    by_variant = {v["variant"]: v for v in outcome.tflite_variants}
+    assert set(by_variant) == {"float16", "int8", "dynamic"} and outcome.tflite_blessed
+    assert all(v["drop"] <= config.tflite.max_accuracy_drop for v in by_variant.values())
+    assert "TFLite int8" in stdout and "drop" in stdout
+    # The CI gate on the pushed version reports its variants too.
+    result = hubtune("gate", "--config", config_path, "--candidate", outcome.pushed_path,
+                     "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    gate = json.loads((tmp_path / "gate.json").read_text())
+    assert gate["tflite"]["int8"]["size_bytes"] == by_variant["int8"]["size_bytes"]
+    assert "| TFLite variant |" in (tmp_path / "gate.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -395,6 +445,30 @@ def test_a_frozen_schema_stops_new_labels_and_label_drift(first_run, frozen_sche
         assert "data.max_label_drift" in result.stderr
     for name in ("new_label", "drifted", "drifted_again"):
         assert "Transform" not in runs[name][1] and "Trainer" not in runs[name][1]
+
+
+@pytest.fixture(scope="module")
+def tflite_blocked_run(first_run, config_path):
+    """An unreachable TFLite accuracy drop (-1) on the first run's model, which the Evaluator
+    blesses (whatever later runs pushed, no change threshold here) and which serves."""
+    config, _, _ = first_run
+    before = versions(config)
+    result = hubtune("run", "--config", config_path, "--set", "tflite.max_accuracy_drop=-1",
+                     "--set", "eval.max_accuracy_drop=1.0")
+    return before, result, mlmd.run_outcome(config.metadata_path)
+
+
+def test_the_tflite_gate_blocks_the_push_naming_variant_and_drop(first_run, tflite_blocked_run):
+    config, _, _ = first_run
+    before, result, outcome = tflite_blocked_run
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert outcome.blessed is True and outcome.servable is True
+    assert outcome.tflite_blessed is False and outcome.pushed_path is None
+    assert versions(config) == before
+    for variant in ("float16", "int8", "dynamic"):
+        assert f"TFLite variant {variant} loses" in outcome.tflite_reason
+    assert "tflite.max_accuracy_drop -1.0000" in outcome.tflite_reason
+    assert "TFLite gate blocked the push" in result.stdout
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None,

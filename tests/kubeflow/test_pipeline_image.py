@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import REPO, install_copy
 
 DOCKERFILE = os.path.join(REPO, "kubeflow", "Dockerfile")
-COMPONENT_ROOMS = {"hubtune", "config", "pipeline", "components", "serving", "trainer_module"}
+COMPONENT_ROOMS = {"hubtune", "config", "pipeline", "components", "serving", "edge",
+                   "trainer_module"}
 # The editable install's finder would find the missing rooms in the checkout: drop it.
 WITHOUT_CHECKOUT = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path "
                     "if 'editable' not in repr(f)]; ")

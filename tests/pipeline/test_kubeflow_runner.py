@@ -19,7 +19,8 @@ IMAGE = "europe-west4-docker.pkg.dev/proj/ml/hubtune:1.0"
 BEAM = ["--runner=DataflowRunner", "--project=proj", "--region=europe-west4",
         "--temp_location=gs://bucket/tmp"]
 COMPONENTS = {"ImportExampleGen", "StatisticsGen", "LabelSchemaGen", "BlockingExampleValidator",
-              "Transform", "Trainer", "Evaluator", "InfraValidator", "AtomicPusher"}
+              "Transform", "Trainer", "Evaluator", "InfraValidator", "TFLiteExporter",
+              "AtomicPusher"}
 RESOLVER_TASKS = {"latest_blessed_model_resolver-model-blessing-resolver",
                   "latest_blessed_model_resolver-model-resolver"}
 EDGES = {  # task -> the tasks it must wait for
@@ -30,7 +31,8 @@ EDGES = {  # task -> the tasks it must wait for
     "Trainer": {"Transform", "LabelSchemaGen"},
     "Evaluator": {"ImportExampleGen", "Trainer", "latest_blessed_model_resolver-model-resolver"},
     "InfraValidator": {"ImportExampleGen", "Trainer", "Evaluator"},
-    "AtomicPusher": {"Trainer", "Evaluator", "InfraValidator"},
+    "TFLiteExporter": {"ImportExampleGen", "Trainer", "Evaluator", "InfraValidator"},
+    "AtomicPusher": {"Trainer", "Evaluator", "InfraValidator", "TFLiteExporter"},
 }
 
 
@@ -41,6 +43,7 @@ def remote_raw(tmp_path, **kubeflow):
                  "eval": "gs://bucket/data/span-{SPAN}/eval/*.tfrecord"},
         "backbone": {"handle": "gs://bucket/backbones/lite0", "input_size": 160},
         "serving": {"model_name": "elpv"},
+        "tflite": {"variants": ["float16", "int8"]},
         "kubeflow": dict({"image": IMAGE, "pipeline_root": "gs://bucket/root",
                           "serving_dir": "gs://bucket/serving", "beam_args": BEAM,
                           "trainer_cpu": 8, "trainer_memory_gb": 32,
@@ -84,7 +87,8 @@ def test_kubeflow_serves_the_candidate_before_the_push_in_the_pipeline_image(com
     [infra] = [e for name, e in executors.items() if "InfraValidator" in name]
     assert "hubtune.components.serving_validator.Executor" in json.dumps(infra)
     assert infra["container"]["image"] == IMAGE
-    assert "infra_blessing" in spec.root.dag.tasks["AtomicPusher"].inputs.artifacts
+    pusher_inputs = spec.root.dag.tasks["AtomicPusher"].inputs.artifacts
+    assert {"infra_blessing", "tflite_models"} <= set(pusher_inputs)
 
 
 def test_tfx_own_infra_validator_does_not_compile_for_kubeflow_v2_in_tfx_1_16(tmp_path):
