@@ -33,7 +33,7 @@ def test_split(size: int):
     """(uint8 pixels, class names per image) of the demo's ELPV test split."""
     from hubtune.demo import elpv
     from hubtune import config as config_lib
-    config = config_lib.load(os.path.join("hubtune_demo", "config.yaml"))
+    config = config_lib.load(os.path.join("hubtune_demo", "demo-config.yaml"))
     records = [r.numpy() for r in tf.data.TFRecordDataset(
         config_lib.data_files(config.data.eval, "tfrecord"))]
     calibration = [r.numpy() for r in tf.data.TFRecordDataset(

@@ -229,7 +229,8 @@ def cmd_tflite_export(args) -> int:
     from hubtune.edge import edge_files
     data = config_lib.DataConfig(image_key=args.image_key)
     path = edge_files.export_variant(args.model, args.quantization, args.out,
-                                     args.calibration_data, data, args.calibration_examples)
+                                     args.calibration_data, data, args.calibration_examples,
+                                     args.int8_float_layers)
     print(f"wrote {path} ({os.path.getsize(path) / 1e6:.2f} MB) with labels.txt and "
           "metadata.json: input uint8 [1, H, W, 3] RGB pixels resized by the app, output "
           "float32 scores in labels.txt order")

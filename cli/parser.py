@@ -152,7 +152,11 @@ def _add_tflite_commands(sub) -> None:
     export.add_argument("--quantization", required=True, choices=config_lib.TFLITE_VARIANTS)
     export.add_argument("--calibration-data", default="", help="int8: TFRecords of raw "
                         "tf.Examples in the model's data format (train data, not eval)")
-    export.add_argument("--calibration-examples", type=int, default=200)
+    export.add_argument("--calibration-examples", type=int,
+                        default=config_lib.TFLiteConfig.calibration_examples)
+    export.add_argument("--int8-float-layers", type=int,
+                        default=config_lib.TFLiteConfig.int8_float_layers,
+                        help="int8: layers with the largest quantization error that stay float")
     export.add_argument("--image-key", default="image", help="the examples' image feature")
     export.add_argument("--out", required=True)
     export.set_defaults(func=commands.cmd_tflite_export)

@@ -74,7 +74,8 @@ class Executor(base_executor.BaseExecutor):
         results = variant_check.export_and_measure(
             model, tflite.variants, out.uri,
             tflite_export.pixels_from_records(eval_records, data, model.input_size),
-            tflite_export.labels_of(eval_records, data.label_key, model.class_names), calibration)
+            tflite_export.labels_of(eval_records, data.label_key, model.class_names), calibration,
+            tflite.int8_float_layers)
         edge_metadata.write(out.uri, edge_metadata.build(
             exec_properties[MODEL_NAME_KEY], "", model.input_size, tflite_export.LABELS_FILE,
             model.class_names, {r.variant: r.to_dict() for r in results}))

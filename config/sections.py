@@ -128,6 +128,7 @@ class TFLiteConfig:
     variants: List[str] = dataclasses.field(default_factory=list)  # of TFLITE_VARIANTS; []: off
     max_accuracy_drop: float = 0.01   # absolute, against the SavedModel on the eval split
     calibration_examples: int = 200   # int8 calibration images, from the train split
+    int8_float_layers: int = 3        # int8: the layers that quantize worst stay float
 
 
 @dataclasses.dataclass

@@ -90,6 +90,7 @@ def _validate_tflite(c: Config) -> None:
              f"from {', '.join(TFLITE_VARIANTS)}")
     _require(len(set(t.variants)) == len(t.variants), "'tflite.variants' lists a variant twice")
     _require(t.calibration_examples >= 1, "'tflite.calibration_examples' must be at least 1")
+    _require(t.int8_float_layers >= 0, "'tflite.int8_float_layers' must be 0 or more")
 
 
 _SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,

@@ -32,7 +32,8 @@ def read_records(pattern: str, limit: int) -> List[bytes]:
 
 
 def export_variant(model_dir: str, variant: str, out_dir: str, calibration_pattern: str = "",
-                   data: config_lib.DataConfig = None, limit: int = 200) -> str:
+                   data: config_lib.DataConfig = None, limit: int = 200,
+                   float_layers: int = tflite_export.DEFAULT_INT8_FLOAT_LAYERS) -> str:
     """Writes ``out_dir/<variant>.tflite``, labels.txt and metadata.json; returns the file."""
     model = tflite_export.HubtuneModel(model_dir)
     data = data or config_lib.DataConfig()
@@ -40,7 +41,7 @@ def export_variant(model_dir: str, variant: str, out_dir: str, calibration_patte
     if calibration_pattern:
         calibration = tflite_export.pixels_from_records(
             read_records(calibration_pattern, limit), data, model.input_size)
-    content = tflite_export.convert(model, variant, calibration)
+    content = tflite_export.convert(model, variant, calibration, float_layers)
     tf.io.gfile.makedirs(out_dir)
     path = os.path.join(out_dir, f"{variant}.tflite")
     with tf.io.gfile.GFile(path, "wb") as f:

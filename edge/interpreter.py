@@ -19,11 +19,6 @@ def make_interpreter(model_content: bytes, num_threads: int = 2, runtime: str = 
     return interpreter
 
 
-def input_quantization(interpreter):
-    """(scale, zero point) of the input; (0.0, 0) when it is not quantized."""
-    return tuple(interpreter.get_input_details()[0]["quantization"])
-
-
 def classify(interpreter, pixels: np.ndarray) -> np.ndarray:
     """Scores [n, classes] for uint8 pixels [n, size, size, 3], one image per invoke."""
     inp = interpreter.get_input_details()[0]

@@ -8,11 +8,18 @@ model); output float32 ``scores`` ``[1, num_classes]`` in the class order of
 
 Every variant is converted from a SavedModel (never via .h5, which is where Hub-based
 models fail to convert, tensorflow/hub#401): the classifier the pipeline exported,
-wrapped in a small module with the edge signature and saved again.  For int8 the input
-passes a fixed [0, 255] fake-quant first, so the quantized uint8 input has scale 1 and
-zero point 0: raw pixels go in unchanged.
+wrapped in a small module with the edge signature and saved again.
+
+int8 is post-training quantization calibrated on train images, with TFLite's selective
+quantization against the accuracy loss it is known for (tensorflow/tensorflow#40000):
+TFLite's QuantizationDebugger measures each layer's quantization error (RMSE / scale) on
+calibration images, and the ``float_layers`` worst layers stay float (all other
+weights and activations int8).  With ``float_layers`` 0 everything TFLite can quantize
+is int8.
 """
 
+import csv
+import io
 import os
 import tempfile
 from typing import Callable, List, Optional
@@ -26,6 +33,8 @@ from hubtune.trainer_module import preprocessing
 
 VARIANTS = config_lib.TFLITE_VARIANTS
 FLOAT32 = "float32"  # unoptimised: the benchmark's reference, not a variant the pipeline ships
+DEFAULT_INT8_FLOAT_LAYERS = config_lib.TFLiteConfig.int8_float_layers
+DEBUG_IMAGES = 40  # calibration images the quantization debugger measures layer errors on
 LABELS_FILE = "labels.txt"
 SIGNATURE = "serving_default"
 INPUT_NAME, OUTPUT_NAME = "image", names.SCORES_OUTPUT
@@ -61,40 +70,71 @@ class HubtuneModel:
         return tf.nn.softmax(logits, axis=-1).numpy()
 
 
-def _edge_module(model: HubtuneModel, float_input: bool) -> tf.Module:
-    """The edge signature around the classifier: uint8 in (float32 in [0, 255] for int8,
-    which the converter then makes uint8), float32 scores out."""
+def _edge_module(model: HubtuneModel) -> tf.Module:
+    """The edge signature around the classifier: uint8 pixels in, float32 scores out."""
     size = model.input_size
     module = tf.Module()
     module.classifier = model.loaded.classifier
 
-    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3],
-                                                tf.float32 if float_input else tf.uint8,
-                                                name=INPUT_NAME)])
+    @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.uint8, name=INPUT_NAME)])
     def classify(image):
-        pixels = tf.cast(image, tf.float32)
-        if float_input:
-            pixels = tf.quantization.fake_quant_with_min_max_args(pixels, min=0.0, max=255.0)
-        logits = module.classifier(pixels / 255.0, training=False)
+        logits = module.classifier(tf.cast(image, tf.float32) / 255.0, training=False)
         return {OUTPUT_NAME: tf.nn.softmax(logits, axis=-1)}
 
     module.classify = classify
     return module
 
 
-def _converter(model: HubtuneModel, variant: str, workdir: str) -> tf.lite.TFLiteConverter:
-    module = _edge_module(model, float_input=variant == "int8")
-    saved = os.path.join(workdir, variant)
+def _saved_edge_model(model: HubtuneModel, workdir: str) -> str:
+    module = _edge_module(model)
+    saved = os.path.join(workdir, "edge_saved_model")
     tf.saved_model.save(module, saved, signatures={SIGNATURE: module.classify})
+    return saved
+
+
+def _converter(saved: str, optimize: bool = True) -> tf.lite.TFLiteConverter:
     converter = tf.lite.TFLiteConverter.from_saved_model(saved, signature_keys=[SIGNATURE])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.optimizations = [tf.lite.Optimize.DEFAULT] if optimize else []
     return converter
 
 
-def convert(model: HubtuneModel, variant: str,
-            calibration: Optional[np.ndarray] = None) -> bytes:
+def _debug_data(calibration: np.ndarray) -> Callable:
+    return lambda: ([image[np.newaxis]] for image in calibration[:DEBUG_IMAGES])
+
+
+def worst_layers(debugger, count: int) -> List[str]:
+    """The ``count`` tensors with the largest quantization error (RMSE / scale)."""
+    buffer = io.StringIO()
+    debugger.layer_statistics_dump(buffer)
+    buffer.seek(0)
+    rows = list(csv.DictReader(buffer))
+    error = {r["tensor_name"]: float(r["mean_squared_error"]) ** 0.5
+             / max(float(r["scale"]), 1e-12) for r in rows}
+    return sorted(error, key=lambda name: -error[name])[:count]
+
+
+def _int8(saved: str, calibration: np.ndarray, float_layers: int) -> bytes:
+    def converter():
+        c = _converter(saved)
+        c.representative_dataset = _representative(calibration)
+        return c
+    if float_layers == 0:
+        return converter().convert()
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter(), debug_dataset=_debug_data(calibration))
+    debugger.run()
+    keep_float = worst_layers(debugger, float_layers)
+    return tf.lite.experimental.QuantizationDebugger(
+        converter=converter(), debug_dataset=_debug_data(calibration),
+        debug_options=tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_nodes=keep_float)).get_nondebug_quantized_model()
+
+
+def convert(model: HubtuneModel, variant: str, calibration: Optional[np.ndarray] = None,
+            float_layers: int = DEFAULT_INT8_FLOAT_LAYERS) -> bytes:
     """One variant as a .tflite flatbuffer.  int8 needs ``calibration``: uint8 pixels
-    [n, size, size, 3] from the train split (never eval)."""
+    [n, size, size, 3] from the train split (never eval); ``float_layers``: how many of
+    its worst-quantizing layers stay float."""
     if variant not in VARIANTS + (FLOAT32,):
         raise EdgeExportError(f"unknown TFLite variant '{variant}'; choose from "
                               f"{', '.join(VARIANTS)}")
@@ -102,23 +142,19 @@ def convert(model: HubtuneModel, variant: str,
         raise EdgeExportError("int8 needs calibration images and got none: pass train "
                               "examples (--calibration-data GLOB, or a non-empty train split)")
     with tempfile.TemporaryDirectory(prefix="hubtune-tflite-") as workdir:
-        converter = _converter(model, variant, workdir)
-        if variant == FLOAT32:
-            converter.optimizations = []
-        elif variant == "float16":
+        saved = _saved_edge_model(model, workdir)
+        if variant == "int8":
+            return _int8(saved, calibration, float_layers)
+        converter = _converter(saved, optimize=variant != FLOAT32)
+        if variant == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        elif variant == "int8":
-            converter.representative_dataset = _representative(calibration)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.uint8
-            converter.inference_output_type = tf.float32
         return converter.convert()
 
 
 def _representative(calibration: np.ndarray) -> Callable:
     def samples():
         for image in calibration:
-            yield [image[np.newaxis].astype(np.float32)]
+            yield [image[np.newaxis]]
     return samples
 
 

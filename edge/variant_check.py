@@ -50,7 +50,9 @@ def measure(variant: str, content: bytes, path: str, reference: np.ndarray,
 
 def export_and_measure(model: tflite_export.HubtuneModel, variants: List[str], out_dir: str,
                        eval_pixels: np.ndarray, eval_labels: np.ndarray,
-                       calibration: Optional[np.ndarray]) -> List[VariantResult]:
+                       calibration: Optional[np.ndarray],
+                       float_layers: int = tflite_export.DEFAULT_INT8_FLOAT_LAYERS
+                       ) -> List[VariantResult]:
     """Converts each variant into ``out_dir/<variant>.tflite`` (plus labels.txt) and measures it."""
     if len(eval_pixels) == 0:
         raise tflite_export.EdgeExportError("no eval images to measure the TFLite variants on")
@@ -59,7 +61,7 @@ def export_and_measure(model: tflite_export.HubtuneModel, variants: List[str], o
     reference = model.scores(eval_pixels)
     results = []
     for variant in variants:
-        content = tflite_export.convert(model, variant, calibration)
+        content = tflite_export.convert(model, variant, calibration, float_layers)
         path = os.path.join(out_dir, f"{variant}.tflite")
         with tf.io.gfile.GFile(path, "wb") as f:
             f.write(content)

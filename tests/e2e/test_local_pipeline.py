@@ -206,8 +206,6 @@ def test_pushed_version_holds_tflite_variants_that_match_the_saved_model(first_r
             assert np.abs(scores - reference).max() < 1e-2
         agree = np.mean(scores.argmax(-1) == reference.argmax(-1))
         assert agree >= 0.95, (variant, agree)
-    assert interpreter.input_quantization(interpreter.make_interpreter(
-        open(os.path.join(folder, "int8.tflite"), "rb").read())) == (1.0, 0)  # raw pixels in
     by_variant = {v["variant"]: v for v in outcome.tflite_variants}
     assert set(by_variant) == {"float16", "int8", "dynamic"} and outcome.tflite_blessed
     assert all(v["drop"] <= config.tflite.max_accuracy_drop for v in by_variant.values())

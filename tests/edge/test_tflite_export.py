@@ -36,21 +36,30 @@ def test_each_variant_takes_uint8_pixels_and_returns_float_scores(model, pixels,
     assert scores.shape == reference.shape == (len(pixels), len(model.class_names))
     assert np.allclose(scores.sum(-1), 1.0, atol=1e-2)
     assert np.abs(scores - reference).max() < (0.05 if variant == "int8" else 1e-2)
-    if variant == "int8":
-        assert interpreter.input_quantization(runner) == (1.0, 0)  # raw pixels, unchanged
     # The same file runs in LiteRT's interpreter with the same answers.
     litert = interpreter.classify(interpreter.make_interpreter(content, runtime="litert"),
                                   pixels)
     assert np.abs(litert - scores).max() < 1e-3
 
 
+def test_int8_keeps_its_worst_quantizing_layers_float_on_request(model, pixels):
+    full = tflite_export.convert(model, "int8", pixels, float_layers=0)
+    mixed = tflite_export.convert(model, "int8", pixels, float_layers=2)
+    assert full != mixed
+    for content in (full, mixed):  # both keep the contract: raw uint8 pixels in
+        runner = interpreter.make_interpreter(content)
+        assert runner.get_input_details()[0]["dtype"] == np.uint8
+        assert interpreter.classify(runner, pixels).shape == (len(pixels),
+                                                              len(model.class_names))
+
+
 def test_variants_are_measured_gated_and_described(model, pixels, tmp_path):
     labels = model.scores(pixels).argmax(-1)  # labels the SavedModel gets right: accuracy 1
     results = variant_check.export_and_measure(model, ["float16", "int8"], str(tmp_path),
-                                               pixels, labels, pixels)
+                                               pixels, labels, pixels, float_layers=0)
     assert [r.variant for r in results] == ["float16", "int8"]
     assert all(r.saved_model_accuracy == 1.0 and r.size_bytes > 0 for r in results)
-    assert results[1].size_bytes < results[0].size_bytes  # int8 weights are smaller
+    assert results[1].size_bytes < results[0].size_bytes  # all-int8 weights are smaller
     assert variant_check.drop_problems(results, max_drop=1.0) == []
     [line, _] = variant_check.drop_problems(results, max_drop=-1.0)
     assert "TFLite variant float16 loses" in line and "-1.0000" in line
