@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from hubtune.components.atomic_pusher import push_atomically  # noqa: E402
 from hubtune.serving import model_store  # noqa: E402
 from hubtune.serving.client import GrpcClient, RestClient, RetryPolicy, ServingError  # noqa: E402
+from hubtune.serving.serve_command import ServerProcess  # noqa: E402
 
 MODEL_NAME = "soak"
 KEEP_ON_DISK = 3
@@ -106,24 +106,6 @@ def malformed_requests(port: int, rest: RestClient, grpc: GrpcClient,
     ]
 
 
-class _Server:
-    def __init__(self, base: str, workdir: str):
-        self.log = open(os.path.join(workdir, "serve.log"), "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hubtune.cli", "serve", "--model-name", MODEL_NAME,
-             "--model-base-path", base, "--host", "127.0.0.1", "--rest-port", "0",
-             "--grpc-port", "0", "--poll-seconds", "2"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.process.stdout.readline()
-        rest, grpc = line.split("REST http://127.0.0.1:")[1].split(", gRPC 127.0.0.1:")
-        self.rest_port, self.grpc_port = int(rest), int(grpc.split()[0])
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-
 def _pusher(model_dir: str, base: str, every: float, stop: threading.Event,
             report: SoakReport) -> None:
     while not stop.wait(every):
@@ -177,9 +159,9 @@ def soak(model_dir: str, images: List[bytes], seconds: float, push_every: float,
     with tempfile.TemporaryDirectory(prefix="hubtune-soak-") as work:
         base = os.path.join(work, MODEL_NAME)
         push_atomically(model_dir, base)
-        server = _Server(base, work)
+        server = ServerProcess(MODEL_NAME, base, work, poll_seconds=2)
         try:
-            rest = RestClient(f"http://127.0.0.1:{server.rest_port}", MODEL_NAME)
+            rest = RestClient(f"http://127.0.0.1:{server.ports[0]}", MODEL_NAME)
             while not any(s["state"] == "AVAILABLE" for s in _status(rest)):
                 time.sleep(0.5)
             report.rss_mb.append(rss_mb(server.process.pid))
@@ -187,7 +169,7 @@ def soak(model_dir: str, images: List[bytes], seconds: float, push_every: float,
             threads = [threading.Thread(target=_pusher,
                                         args=(model_dir, base, push_every, stop, report))]
             deadline = time.time() + seconds
-            ports = (server.rest_port, server.grpc_port)
+            ports = server.ports
             with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
                 threads[0].start()
                 futures = [pool.submit(_worker, i, ports, images, deadline, report, lock)

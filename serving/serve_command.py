@@ -1,14 +1,19 @@
 """``hubtune serve``'s options and its serving loop, light to import (TensorFlow loads
-only when serving starts).  ``python -m hubtune.serving.serve_command`` is the same
-server without the CLI room: the serving check starts it this way, also inside the
-pipeline image, which holds the component rooms only.
+only when serving starts), and ``ServerProcess``, the same server as a child process.
+``python -m hubtune.serving.serve_command`` is the server without the CLI room: the
+serving check starts it this way, also inside the pipeline image, which holds the
+component rooms only.
 """
 
 import argparse
 import logging
+import os
+import re
 import signal
+import subprocess
 import sys
 import time
+from typing import Tuple
 
 from hubtune.config import serving_defaults
 
@@ -61,6 +66,46 @@ def serve(args) -> int:
         pass
     server.stop()
     return 0
+
+
+_PORTS = re.compile(r"REST http://[^:]+:(\d+), gRPC [^:]+:(\d+)")
+
+
+class ServerProcess:
+    """The server in a child process on free loopback ports; ``ports`` is (0, 0) when it
+    died before binding them (``tail()`` then says why)."""
+
+    def __init__(self, model_name: str, base_path: str, workdir: str, poll_seconds: float):
+        self.log_path = os.path.join(workdir, "serve.log")
+        self._log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hubtune.serving.serve_command", "--model-name", model_name,
+             "--model-base-path", base_path, "--host", "127.0.0.1", "--rest-port", "0",
+             "--grpc-port", "0", "--poll-seconds", str(poll_seconds)],
+            stdout=subprocess.PIPE, stderr=self._log, text=True,
+            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        # The first line names the ports, printed before loading the model; an interpreter
+        # that dies on the way closes stdout, so this does not hang.
+        match = _PORTS.search(self.process.stdout.readline())
+        self.ports: Tuple[int, int] = (int(match.group(1)), int(match.group(2))) if match \
+            else (0, 0)
+
+    def tail(self) -> str:
+        self._log.flush()
+        with open(self.log_path) as f:
+            lines = [ln.strip() for ln in f if ln.strip()]
+        return lines[-1] if lines else "(no output)"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self._log.close()
 
 
 def main(argv=None) -> int:

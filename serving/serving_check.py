@@ -10,9 +10,6 @@ and gRPC agreeing.  It also refuses op types stock TF Serving does not register.
 
 import dataclasses
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Dict, List
@@ -25,6 +22,7 @@ from hubtune.config.serving_defaults import (SERVING_CHECK_LOAD_SECONDS,
                                              TF_SERVING_EXTRA_OPS)
 from hubtune.serving import op_registry
 from hubtune.serving.client import GrpcClient, RestClient, RetryPolicy, ServingError
+from hubtune.serving.serve_command import ServerProcess
 
 CHECK_MODEL_NAME = "candidate"
 CHECK_VERSION = 1
@@ -32,7 +30,6 @@ CHECK_VERSION = 1
 SIGNATURE_INPUTS = {names.SERVING_EXAMPLES_SIGNATURE: names.EXAMPLES_INPUT,
                     names.SERVING_IMAGES_SIGNATURE: names.IMAGES_INPUT}
 REQUIRED_OUTPUTS = (names.SCORES_OUTPUT, names.CLASS_IDS_OUTPUT, names.CLASSES_OUTPUT)
-_PORTS = re.compile(r"REST http://[^:]+:(\d+), gRPC [^:]+:(\d+)")
 
 
 @dataclasses.dataclass
@@ -47,50 +44,7 @@ class NotServable(Exception):
     """One reason the candidate would not serve."""
 
 
-class _ServerProcess:
-    """``hubtune serve`` on free loopback ports over one staged version of the model."""
-
-    def __init__(self, model_dir: str, workdir: str):
-        base = os.path.join(workdir, CHECK_MODEL_NAME)
-        os.makedirs(base)
-        os.symlink(os.path.abspath(model_dir), os.path.join(base, str(CHECK_VERSION)))
-        self.log_path = os.path.join(workdir, "serve.log")
-        self._log = open(self.log_path, "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hubtune.cli", "serve", "--model-name", CHECK_MODEL_NAME,
-             "--model-base-path", base, "--host", "127.0.0.1", "--rest-port", "0",
-             "--grpc-port", "0", "--poll-seconds", "3600"],
-            stdout=subprocess.PIPE, stderr=self._log, text=True,
-            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
-
-    def ports(self):
-        """(REST, gRPC) ports: the server prints them first, before loading the model (an
-        interpreter that dies on the way closes stdout, so this does not hang)."""
-        line = self.process.stdout.readline()
-        match = _PORTS.search(line)
-        if not match:
-            raise NotServable(f"hubtune serve did not start: {line.strip() or self.tail()}")
-        return int(match.group(1)), int(match.group(2))
-
-    def tail(self) -> str:
-        self._log.flush()
-        with open(self.log_path) as f:
-            lines = [ln.strip() for ln in f if ln.strip()]
-        return lines[-1] if lines else "(no output)"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process.stdout.close()
-        self._log.close()
-
-
-def _wait_available(rest: RestClient, server: _ServerProcess, timeout: float) -> None:
+def _wait_available(rest: RestClient, server: ServerProcess, timeout: float) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if server.process.poll() is not None:
@@ -141,9 +95,14 @@ def _check_signature(rest: RestClient, grpc: GrpcClient, signature: str,
 def _serve_and_query(model_dir: str, requests: Dict[str, List[bytes]]) -> List[str]:
     checked = []
     with tempfile.TemporaryDirectory(prefix="hubtune-serving-check-") as workdir:
-        server = _ServerProcess(model_dir, workdir)
+        base = os.path.join(workdir, CHECK_MODEL_NAME)
+        os.makedirs(base)
+        os.symlink(os.path.abspath(model_dir), os.path.join(base, str(CHECK_VERSION)))
+        server = ServerProcess(CHECK_MODEL_NAME, base, workdir, poll_seconds=3600)
         try:
-            rest_port, grpc_port = server.ports()
+            rest_port, grpc_port = server.ports
+            if not rest_port:
+                raise NotServable(f"hubtune serve did not start: {server.tail()}")
             no_retry = RetryPolicy(attempts=1)
             rest = RestClient(f"http://127.0.0.1:{rest_port}", CHECK_MODEL_NAME, retry=no_retry)
             _wait_available(rest, server, SERVING_CHECK_LOAD_SECONDS)

@@ -73,3 +73,10 @@ def test_the_images_own_import_check_passes_on_that_install(image_site):
 def test_user_facing_rooms_are_not_in_the_image(image_site):
     result = _python(image_site, "import hubtune.cli")
     assert result.returncode != 0 and "No module named 'hubtune.cli'" in result.stderr
+
+
+def test_the_serving_check_starts_its_server_without_the_cli_room(image_site):
+    """The InfraValidator runs in the image: its server entry point must be there."""
+    result = _python(image_site, "import runpy, sys; sys.argv = ['serve', '--help']; "
+                     "runpy.run_module('hubtune.serving.serve_command', run_name='__main__')")
+    assert "--model-base-path" in result.stdout, result.stderr[-3000:]
