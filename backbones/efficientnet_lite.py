@@ -1,11 +1,14 @@
-"""EfficientNet-Lite0 in tf_keras, and loading its ImageNet weights from PyTorch.
+"""EfficientNet-Lite0/1/2 in tf_keras, and loading their ImageNet weights from PyTorch.
 
 Lite variants drop squeeze-excitation, use ReLU6 and fix the stem (32) and head
-(1280) widths.  Layer names follow the PyTorch checkpoint's parameter prefixes so
+(1280) widths; Lite1 and Lite2 scale Lite0's stage widths and repeats (the first and
+last stage keep their repeats, as in the reference ``efficientnet_lite_builder``).  Layer names follow the PyTorch checkpoint's parameter prefixes so
 the weight mapping is a name lookup, not a positional guess (Keras names may not
 start with "_", so ``blocks.3.expand_conv`` stands for ``_blocks.3._expand_conv``).
 """
 
+import dataclasses
+import math
 from typing import Dict, Optional
 
 import numpy as np
@@ -26,6 +29,38 @@ HEAD_FILTERS = 1280
 NUM_IMAGENET_CLASSES = 1000
 BATCH_NORM_EPSILON = 1e-3
 FEATURE_DIM = HEAD_FILTERS
+FILTER_DIVISOR = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """Width and depth multipliers of a Lite variant, and its native input size."""
+    width: float
+    depth: float
+    input_size: int
+
+
+VARIANTS = {
+    "efficientnet-lite0": Variant(1.0, 1.0, 224),
+    "efficientnet-lite1": Variant(1.0, 1.1, 240),
+    "efficientnet-lite2": Variant(1.1, 1.2, 260),
+}
+
+
+def round_filters(filters: int, width: float) -> int:
+    """The reference implementation's rounding: to a multiple of 8, never 10 % below."""
+    scaled = filters * width
+    rounded = max(FILTER_DIVISOR, int(scaled + FILTER_DIVISOR / 2) // FILTER_DIVISOR
+                  * FILTER_DIVISOR)
+    return rounded + FILTER_DIVISOR if rounded < 0.9 * scaled else rounded
+
+
+def scaled_stages(variant: Variant):
+    """LITE0_STAGES with the variant's repeats and output filters."""
+    last = len(LITE0_STAGES) - 1
+    return tuple((repeats if i in (0, last) else int(math.ceil(variant.depth * repeats)),
+                  kernel, stride, expand, round_filters(filters, variant.width))
+                 for i, (repeats, kernel, stride, expand, filters) in enumerate(LITE0_STAGES))
 
 
 def _bn(name: str):
@@ -56,9 +91,11 @@ def _block(x, index: int, in_filters: int, kernel: int, stride: int, expand: int
     return x
 
 
-def build_efficientnet_lite0(include_top: bool = False,
-                             input_size: Optional[int] = None) -> keras.Model:
+def build_efficientnet_lite(name: str = "efficientnet-lite0", include_top: bool = False,
+                            input_size: Optional[int] = None) -> keras.Model:
     """Images as floats in [0, 1], [batch, h, w, 3] -> pooled features or logits."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown EfficientNet-Lite variant {name!r}; one of {sorted(VARIANTS)}")
     images = keras.Input(shape=(input_size, input_size, 3), name="images")
     # The checkpoint was trained on RGB 0..255 normalised as (x - 127) / 128.
     x = keras.layers.Rescaling(255.0 / 128.0, offset=-127.0 / 128.0, name="normalize")(images)
@@ -66,7 +103,7 @@ def build_efficientnet_lite0(include_top: bool = False,
                             name="conv_stem")(x)
     x = _relu6(_bn("bn0")(x))
     in_filters, index = STEM_FILTERS, 0
-    for repeats, kernel, stride, expand, out_filters in LITE0_STAGES:
+    for repeats, kernel, stride, expand, out_filters in scaled_stages(VARIANTS[name]):
         for r in range(repeats):
             x = _block(x, index, in_filters, kernel, stride if r == 0 else 1, expand,
                        out_filters)
@@ -77,7 +114,7 @@ def build_efficientnet_lite0(include_top: bool = False,
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if include_top:
         x = keras.layers.Dense(NUM_IMAGENET_CLASSES, name="fc")(x)
-    return keras.Model(images, x, name="efficientnet_lite0")
+    return keras.Model(images, x, name=name.replace("-", "_"))
 
 
 def torch_name(keras_name: str) -> str:

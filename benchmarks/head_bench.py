@@ -120,7 +120,7 @@ def main() -> None:
         print(RESULT_PREFIX + json.dumps(measure(args.only, args)))
         return
     work = tempfile.mkdtemp(prefix="hubtune-bench-head-")
-    handle = hub_export.export_efficientnet_lite0(os.path.join(work, "lite0"))
+    handle = hub_export.export_efficientnet_lite(os.path.join(work, "lite0"))
     print(f"{args.train} train / {args.eval} eval ELPV images at {args.size} px, "
           f"{args.epochs} head epochs, batch {args.batch_size}; each path in a fresh process")
     runs = {}

@@ -36,7 +36,7 @@ def model_base_path(work: str) -> str:
         return os.path.abspath(DEMO_MODEL)
     from tests.conftest import export_serving_version, png_bytes, random_images
     from hubtune.backbones import hub_export
-    bb = hub_export.export_efficientnet_lite0(os.path.join(work, "lite0"))
+    bb = hub_export.export_efficientnet_lite(os.path.join(work, "lite0"))
     images = [png_bytes(im) for im in random_images(8, size=300, channels=1)]
     base = os.path.join(work, "models")
     export_serving_version(os.path.join(work, "transform"), bb, os.path.join(base, "1"), 0,

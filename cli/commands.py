@@ -143,8 +143,11 @@ def cmd_submit(args) -> int:
 
 def cmd_backbone_export(args) -> int:
     from hubtune.backbones import hub_export
-    path = hub_export.export_efficientnet_lite0(args.out, weights=args.weights, seed=args.seed)
-    print(f"wrote a TF-Hub image feature-vector SavedModel ({args.weights} weights) to {path}")
+    path = hub_export.export_efficientnet_lite(args.out, model=args.model, weights=args.weights,
+                                               seed=args.seed)
+    print(f"wrote {args.model} ({args.weights} weights) as a TF-Hub image feature-vector "
+          f"SavedModel to {path}; its native input size is "
+          f"{hub_export.native_input_size(args.model)} px (backbone.input_size)")
     return 0
 
 

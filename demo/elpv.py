@@ -112,7 +112,7 @@ def prepare_data(data_dir: str, limit: Optional[int] = None) -> Dict[str, str]:
 def prepare_backbone(path: str, weights: str = "imagenet") -> str:
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         from hubtune.backbones import hub_export
-        hub_export.export_efficientnet_lite0(path, weights=weights)
+        hub_export.export_efficientnet_lite(path, weights=weights)
     return path
 
 

