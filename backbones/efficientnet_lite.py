@@ -2,9 +2,11 @@
 
 Lite variants drop squeeze-excitation, use ReLU6 and fix the stem (32) and head
 (1280) widths; Lite1 and Lite2 scale Lite0's stage widths and repeats (the first and
-last stage keep their repeats, as in the reference ``efficientnet_lite_builder``).  Layer names follow the PyTorch checkpoint's parameter prefixes so
-the weight mapping is a name lookup, not a positional guess (Keras names may not
-start with "_", so ``blocks.3.expand_conv`` stands for ``_blocks.3._expand_conv``).
+last stage keep their repeats, as in the reference ``efficientnet_lite_builder``).
+
+Layer names follow the PyTorch checkpoint's parameter prefixes, so the weight
+mapping is a name lookup, not a positional guess (Keras names may not start with
+"_", so ``blocks.3.expand_conv`` stands for ``_blocks.3._expand_conv``).
 """
 
 import dataclasses
