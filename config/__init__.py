@@ -19,7 +19,7 @@ from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, DATA_FORMA
                                      DataConfig, HeadConfig, KubeflowConfig, PixelConfig,
                                      ServingConfig, TFLITE_VARIANTS, TFLiteConfig,
                                      VALIDATION_ONLY_DATA_KEYS,
-                                     ThresholdsConfig, TrainConfig)
+                                     ThresholdsConfig, TrainConfig, TuneConfig)
 from hubtune.config.validation import validate_values
 
 # The annotated reference of every key (installed with the package).
@@ -33,6 +33,6 @@ __all__ = [
     "TRANSFORM_SECTIONS",
     "AugmentationConfig", "BackboneConfig", "Config", "ConfigError", "DataConfig", "HeadConfig",
     "KubeflowConfig", "PixelConfig", "ServingConfig", "TFLITE_VARIANTS", "TFLiteConfig",
-    "ThresholdsConfig", "TrainConfig", "VALIDATION_ONLY_DATA_KEYS",
+    "ThresholdsConfig", "TrainConfig", "TuneConfig", "VALIDATION_ONLY_DATA_KEYS",
     "validate_values", "EXAMPLE_YAML",
 ]

@@ -18,6 +18,8 @@ from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, PATH_KEYS,
                                      ConfigError, DataConfig)
 from hubtune.config.validation import validate_values
 
+TUNE_BACKBONES_KEY = "tune.backbones"
+
 
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp).replace("typing.", ""))
@@ -87,6 +89,8 @@ def apply_overrides(raw: Dict[str, Any], overrides: Sequence[str]) -> Dict[str, 
         key, value = _parse_override(item)
         if key in path_keys:
             value = _absolute(value, os.getcwd())
+        if key == TUNE_BACKBONES_KEY:
+            value = _absolute_handles(value, os.getcwd())
         node = raw
         parts = key.split(".")
         for part in parts[:-1]:
@@ -125,6 +129,17 @@ def _resolve_relative(raw: Dict[str, Any], base_dir: str) -> None:
         node = raw.get(section) if section else raw
         if isinstance(node, dict) and key in node:
             node[key] = _absolute(node[key], base_dir)
+    tune = raw.get("tune")
+    if isinstance(tune, dict):
+        tune["backbones"] = _absolute_handles(tune.get("backbones"), base_dir)
+
+
+def _absolute_handles(candidates: Any, base_dir: str) -> Any:
+    """``tune.backbones`` with each candidate's local handle made absolute."""
+    if not isinstance(candidates, list):
+        return candidates
+    return [dict(c, handle=_absolute(c["handle"], base_dir))
+            if isinstance(c, dict) and "handle" in c else c for c in candidates]
 
 
 def load(path: Optional[str], overrides: Sequence[str] = (), check_files: bool = True) -> Config:

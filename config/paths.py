@@ -43,7 +43,9 @@ def check_paths(c: Config) -> None:
                     else "no files match")
             raise ConfigError(f"'data.{key}': {what}: {value}")
     handle = c.backbone.handle
-    if not is_remote(handle):
+    # tune.backbones are not checked here: a candidate that fails to load is skipped by the
+    # Tuner, with the reason in its trial table.
+    if handle and not is_remote(handle):
         if not os.path.isfile(os.path.join(handle, "saved_model.pb")):
             raise ConfigError(f"'backbone.handle': no SavedModel at {handle} (expected "
                               f"{os.path.join(handle, 'saved_model.pb')}); export the demo "

@@ -23,13 +23,13 @@ CUSTOM_CONFIG_KEY = "hubtune_config"
 # What each TFX component receives: only the sections it uses, so that changing,
 # say, an eval threshold does not invalidate the Trainer's cache.
 TRANSFORM_SECTIONS = ("data",)
-TRAINER_SECTIONS = ("data", "backbone", "head", "train")
+TRAINER_SECTIONS = ("data", "backbone", "head", "train", "tune")
 # Data keys only the data gate reads: not sent to Transform or the Trainer (their caches hold).
 VALIDATION_ONLY_DATA_KEYS = ("schema", "max_label_drift")
 # With a frozen schema, the largest L-infinity distance between the label distributions of
 # this run's and the last validated run's train split (TFDV drift comparator) that passes.
 DEFAULT_MAX_LABEL_DRIFT = 0.15
-ALL_SECTIONS = ("data", "backbone", "head", "train", "eval", "serving", "tflite")
+ALL_SECTIONS = ("data", "backbone", "head", "train", "tune", "eval", "serving", "tflite")
 EMBEDDING_CACHE_DIR = "embedding_cache"
 # In-process DirectRunner: on the demo data (2 cores) the whole pipeline took 221 s against
 # 284 s with multi_processing workers, whose start-up cost each Beam component ~15 s
@@ -57,6 +57,7 @@ class DataConfig:
     train: str = ""
     eval: Optional[str] = None
     eval_percent: int = 25          # hash split of `train` when `eval` is not given
+    validation_percent: int = 15    # of train, for every choice (early stopping, tuning)
     image_key: str = "image"
     label_key: str = "label"
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
@@ -93,17 +94,50 @@ class AugmentationConfig:
 @dataclasses.dataclass
 class TrainConfig:
     batch_size: int = 32
-    head_epochs: int = 5
+    # Phase 1 on cached embeddings costs milliseconds an epoch: a generous cap, and early
+    # stopping on the validation split decides.
+    head_epochs: int = 300
+    head_patience: int = 15          # phase-1 epochs without validation-loss improvement
     head_learning_rate: float = 1e-3
     finetune_epochs: int = 3
     finetune_fraction: float = 0.2   # top fraction of backbone variables; 0 skips phase 2
     finetune_lr_factor: float = 0.1  # phase-2 learning rate = head_learning_rate * this
-    early_stopping_patience: int = 2
+    finetune_patience: int = 2       # phase-2 epochs without validation-loss improvement
+    class_weights: str = "none"      # none | auto (inverse class frequency in the fit split)
+    label_smoothing: float = 0.0     # of the training loss; validation loss stays plain
     seed: int = 42
     cache_embeddings: bool = True    # phase 1 on frozen features computed once (no augmentation)
     embedding_cache_dir: str = ""    # shared across runs; "" = <pipeline_root>/embedding_cache
     warm_start: bool = False         # head starts from the last blessed model's head
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+
+
+CLASS_WEIGHT_CHOICES = ("none", "auto")
+
+
+@dataclasses.dataclass
+class TuneConfig:
+    """The TFX Tuner's search: backbones and head settings, trials on cached embeddings."""
+    backbones: List[BackboneConfig] = dataclasses.field(default_factory=list)  # candidates
+    max_trials: int = 0              # 0: TRIALS_PER_BACKBONE per candidate when backbones set
+    hidden_units: List[List[int]] = dataclasses.field(
+        default_factory=lambda: [[], [128], [256], [512, 128]])   # choices
+    dropout: List[float] = dataclasses.field(default_factory=lambda: [0.0, 0.5])  # [min, max]
+    head_learning_rate: List[float] = dataclasses.field(
+        default_factory=lambda: [1e-4, 1e-2])                     # [min, max], log scale
+    label_smoothing: List[float] = dataclasses.field(
+        default_factory=lambda: [0.0, 0.1])                       # choices
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.backbones) or self.max_trials > 0
+
+    @property
+    def trials(self) -> int:
+        return self.max_trials or TRIALS_PER_BACKBONE * max(1, len(self.backbones))
+
+
+TRIALS_PER_BACKBONE = 6
 
 
 @dataclasses.dataclass
@@ -157,6 +191,7 @@ class Config:
     backbone: BackboneConfig = dataclasses.field(default_factory=BackboneConfig)
     head: HeadConfig = dataclasses.field(default_factory=HeadConfig)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    tune: TuneConfig = dataclasses.field(default_factory=TuneConfig)
     eval: ThresholdsConfig = dataclasses.field(default_factory=ThresholdsConfig)
     serving: ServingConfig = dataclasses.field(default_factory=ServingConfig)
     tflite: TFLiteConfig = dataclasses.field(default_factory=TFLiteConfig)

@@ -3,7 +3,8 @@
 import re
 from typing import Sequence
 
-from hubtune.config.sections import (ALL_SECTIONS, DATA_FORMATS, MODEL_NAME_PATTERN, SPAN,
+from hubtune.config.sections import (ALL_SECTIONS, CLASS_WEIGHT_CHOICES, DATA_FORMATS,
+                                     MODEL_NAME_PATTERN, SPAN,
                                      TFLITE_VARIANTS, Config,
                                      ConfigError)
 
@@ -28,6 +29,9 @@ def _validate_data(c: Config) -> None:
              f"'data.format' must be one of {', '.join(DATA_FORMATS)}, got '{d.format}'")
     _require(bool(d.train), "'data.train' is required: a file pattern or folder of training data")
     _require(1 <= d.eval_percent <= 50, "'data.eval_percent' must be between 1 and 50")
+    _require(1 <= d.validation_percent <= 50,
+             "'data.validation_percent' must be between 1 and 50 (the share of train held out "
+             "for early stopping and tuning)")
     _require(bool(d.image_key) and bool(d.label_key),
              "'data.image_key' and 'data.label_key' must not be empty")
     _require(d.image_key != d.label_key, "'data.image_key' and 'data.label_key' must differ")
@@ -46,8 +50,9 @@ def _validate_data(c: Config) -> None:
 
 
 def _validate_backbone(c: Config) -> None:
-    _require(bool(c.backbone.handle), "'backbone.handle' is required: a TF-Hub URL, a "
-             "local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
+    _require(bool(c.backbone.handle) or bool(c.tune.backbones),
+             "'backbone.handle' is required (or candidates in 'tune.backbones'): a TF-Hub URL, "
+             "a local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
     _require(32 <= c.backbone.input_size <= 1024, "'backbone.input_size' must be 32..1024")
 
 
@@ -64,10 +69,36 @@ def _validate_train(c: Config) -> None:
     _require(0.0 <= t.finetune_fraction <= 1.0, "'train.finetune_fraction' must be in [0, 1]")
     _require(0.0 < t.finetune_lr_factor <= 1.0, "'train.finetune_lr_factor' must be in (0, 1]")
     _require(t.head_learning_rate > 0, "'train.head_learning_rate' must be positive")
-    _require(t.early_stopping_patience >= 1, "'train.early_stopping_patience' must be >= 1")
+    _require(t.head_patience >= 1, "'train.head_patience' must be >= 1")
+    _require(t.finetune_patience >= 1, "'train.finetune_patience' must be >= 1")
+    _require(t.class_weights in CLASS_WEIGHT_CHOICES,
+             f"'train.class_weights' must be one of {', '.join(CLASS_WEIGHT_CHOICES)}, "
+             f"got {t.class_weights!r}")
+    _require(0.0 <= t.label_smoothing < 1.0, "'train.label_smoothing' must be in [0, 1)")
     a = t.augmentation
     for name in ("rotation", "zoom", "contrast"):
         _require(0.0 <= getattr(a, name) < 1.0, f"'train.augmentation.{name}' must be in [0, 1)")
+
+
+def _validate_tune(c: Config) -> None:
+    t = c.tune
+    for i, candidate in enumerate(t.backbones):
+        _require(bool(candidate.handle), f"'tune.backbones[{i}].handle' is required")
+        _require(32 <= candidate.input_size <= 1024,
+                 f"'tune.backbones[{i}].input_size' must be 32..1024")
+    handles = [(b.handle, b.input_size) for b in t.backbones]
+    _require(len(set(handles)) == len(handles), "'tune.backbones' lists a candidate twice")
+    _require(t.max_trials >= 0, "'tune.max_trials' must be 0 or more")
+    _require(bool(t.hidden_units) and all(u > 0 for units in t.hidden_units for u in units),
+             "'tune.hidden_units' must be a non-empty list of layer-width lists ([] = no "
+             "hidden layer)")
+    for key, low, high in (("dropout", 0.0, 1.0), ("head_learning_rate", 0.0, 1.0)):
+        bounds = getattr(t, key)
+        _require(len(bounds) == 2 and low <= bounds[0] <= bounds[1] < high
+                 and (key == "dropout" or bounds[0] > 0),
+                 f"'tune.{key}' must be [min, max] within ({low}, {high})")
+    _require(bool(t.label_smoothing) and all(0.0 <= v < 1.0 for v in t.label_smoothing),
+             "'tune.label_smoothing' must be a non-empty list of values in [0, 1)")
 
 
 def _validate_eval(c: Config) -> None:
@@ -95,5 +126,6 @@ def _validate_tflite(c: Config) -> None:
 
 _SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,
                        "head": _validate_head, "train": _validate_train,
+                       "tune": _validate_tune,
                        "eval": _validate_eval, "serving": _validate_serving,
                        "tflite": _validate_tflite}

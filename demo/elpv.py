@@ -31,9 +31,10 @@ DEMO_SETTINGS = {
     # Measured on this data: with rotation/zoom/contrast augmentation, fine-tuning ended
     # worse than the frozen head (eval loss 0.32 -> 0.40); without any, it improved
     # (0.320 -> 0.305, accuracy 0.859 -> 0.869).
-    "train": {"batch_size": 32, "head_epochs": 8, "head_learning_rate": 0.001,
+    # Phase 1 runs until the validation loss stops improving (train.head_patience).
+    "train": {"batch_size": 32, "head_learning_rate": 0.001,
               "finetune_epochs": 4, "finetune_fraction": 0.3, "finetune_lr_factor": 0.01,
-              "early_stopping_patience": 2,
+              "finetune_patience": 2,
               "augmentation": {"flip": False, "rotation": 0.0, "zoom": 0.0, "contrast": 0.0}},
     "eval": {"min_accuracy": 0.7, "max_accuracy_drop": 0.02},
     "serving": {"model_name": "elpv"},

@@ -1,7 +1,8 @@
 """What transfer bought: the same head on frozen pretrained vs random backbone features.
 
 Each backbone embeds the train and eval images once (a frozen backbone gives the
-same features every epoch), then the configured head trains on those features.
+same features every epoch), then the configured head trains on those features,
+early-stopped on the validation share of train; eval is only scored.
 """
 
 import os
@@ -13,7 +14,7 @@ import tensorflow as tf
 from hubtune import config as config_lib
 from hubtune.trainer_module import backbone as backbone_lib
 from hubtune.trainer_module import model as model_lib
-from hubtune.trainer_module import phases, preprocessing
+from hubtune.trainer_module import phases, preprocessing, validation_split
 
 EMBED_BATCH = 64
 
@@ -42,7 +43,11 @@ def embed(handle: str, images: List[bytes], input_size: int) -> np.ndarray:
 
 def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
                   log_dir: str) -> float:
-    """Eval accuracy of the configured head trained on frozen ``handle`` features."""
+    """Eval accuracy of the configured head trained on frozen ``handle`` features.
+
+    As in the pipeline, the head early-stops on the validation share of train (the same
+    content-hash rule), so the eval split is only scored, never chosen on.
+    """
     classes = sorted(set(train[1]))
     index = {c: i for i, c in enumerate(classes)}
     size = config.backbone.input_size
@@ -54,14 +59,17 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
         return features[keep], labels[keep]
 
     tf.keras.utils.set_random_seed(config.train.seed)
-    train_xy, eval_xy = arrays(train), arrays(evaluation)
-    head = model_lib.build_head(train_xy[0].shape[-1], len(classes), config.head)
+    (x, y), (eval_x, eval_y) = arrays(train), arrays(evaluation)
+    keys = tf.bitcast(tf.fingerprint(tf.constant(train[0])), tf.uint64).numpy()
+    held_out = validation_split.validation_mask(keys, y, config.data.validation_percent)
+    head = model_lib.build_head(x.shape[-1], len(classes), config.head)
     t = config.train
-    result = phases.fit_head_on_features(
-        f"compare_{os.path.basename(log_dir)}", head, train_xy, eval_xy, t.head_learning_rate,
-        t.head_epochs, t.batch_size, t.early_stopping_patience, t.seed, log_dir)
-    best = int(np.argmin(result.history["val_loss"]))  # the restored epoch
-    return result.history["val_accuracy"][best]
+    phases.fit_head_on_features(
+        f"compare_{os.path.basename(log_dir)}", head, (x[~held_out], y[~held_out]),
+        (x[held_out], y[held_out]), t.head_learning_rate, t.head_epochs, t.batch_size,
+        t.head_patience, t.seed, log_dir)  # keeps the weights of the best validation loss
+    predicted = np.argmax(head(eval_x, training=False).numpy(), axis=-1)
+    return float(np.mean(predicted == eval_y))
 
 
 def compare(config: config_lib.Config, handles: Dict[str, str], log_dir: str) -> Dict[str, float]:

@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
-from tfx.proto import example_gen_pb2
+from tfx.proto import example_gen_pb2, transform_pb2
 
 from hubtune import config as config_lib
 from hubtune.components.atomic_pusher import AtomicPusher
@@ -17,13 +17,17 @@ from hubtune.components.edge_exporter import EdgeExporter
 from hubtune.components.image_folder_example_gen import ImageFolderExampleGen
 from hubtune.components.label_schema_gen import LabelSchemaGen
 from hubtune.components.serving_validator import ServingValidator
+from hubtune.components.trial_table_tuner import TrialTableTuner
 from hubtune.components.validated_span_window import (LatestValidatedStrategy,
                                                       ValidatedSpanWindowStrategy)
 from hubtune.pipeline import evaluator_config
 
 PREPROCESSING_FN = "hubtune.trainer_module.preprocessing_fn"
 RUN_FN = "hubtune.trainer_module.run_fn"
+TUNER_FN = "hubtune.trainer_module.tuner.tuner_fn"
+TRAIN_SPLIT = "train"
 # Node ids: standard components keep TFX's, custom ones their own.
+TUNER_ID = "Tuner"
 SCHEMA_GEN_ID = "LabelSchemaGen"
 CURATED_SCHEMA_ID = "ImportSchemaGen"
 VALIDATOR_ID = "BlockingExampleValidator"
@@ -152,16 +156,40 @@ def _data_validation(data: config_lib.DataConfig, example_gen) -> list:
     return [statistics_gen, schema_gen, validator, previous]
 
 
+def _train_split_args() -> dict:
+    """train_args and eval_args of the Tuner and the Trainer: both read the train split only
+    and carve the validation split from it (``trainer_module.validation_split``)."""
+    return {"train_args": tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
+            "eval_args": tfx.proto.EvalArgs(splits=[TRAIN_SPLIT])}
+
+
+def _tuner(config: config_lib.Config, transform, schema_gen):
+    """TFX's Tuner (``tuner_fn``): backbone and head chosen on cached embeddings."""
+    return TrialTableTuner(
+        tuner_fn=TUNER_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        **_train_split_args(),
+        custom_config=config_lib.to_custom_config(_with_cache_path(config),
+                                                  config_lib.TRAINER_SECTIONS)).with_id(TUNER_ID)
+
+
 def create_components(config: config_lib.Config) -> list:
-    """ExampleGen -> blocking data validation -> Transform -> Trainer -> Evaluator -> Pusher."""
+    """ExampleGen -> blocking data validation -> Transform -> [Tuner] -> Trainer -> Evaluator
+    -> InfraValidator -> [TFLiteExporter] -> Pusher."""
     example_gen = _example_gen(config.data)
     validation_nodes = _data_validation(config.data, example_gen)
     _, schema_gen, example_validator = validation_nodes[:3]
     training_examples, analyzer_cache, extra_nodes = _training_window(
         config, example_gen, example_validator)
+    # Transform writes the train split only: the eval split is read by the Evaluator alone,
+    # so nothing that makes a choice (the Tuner, the Trainer) can see it.
     transform = tfx.components.Transform(
         examples=training_examples, schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, analyzer_cache=analyzer_cache,
+        splits_config=transform_pb2.SplitsConfig(analyze=[TRAIN_SPLIT],
+                                                 transform=[TRAIN_SPLIT]),
         custom_config=config_lib.to_custom_config(config, config_lib.TRANSFORM_SECTIONS))
     # Stop before Transform when data validation fails (TFX alone would train anyway).
     transform.add_upstream_node(example_validator)
@@ -170,12 +198,15 @@ def create_components(config: config_lib.Config) -> list:
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id(RESOLVER_ID)
+    tuner = _tuner(config, transform, schema_gen) if config.tune.enabled else None
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         base_model=model_resolver.outputs["model"] if config.train.warm_start else None,
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        **_train_split_args(),
         custom_config=config_lib.to_custom_config(_with_cache_path(config),
                                                   config_lib.TRAINER_SECTIONS))
     evaluator = tfx.components.Evaluator(
@@ -199,8 +230,8 @@ def create_components(config: config_lib.Config) -> list:
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.serving_model_dir))).with_id(PUSHER_ID)
-    return [example_gen, *validation_nodes, *extra_nodes,
-            transform, model_resolver, trainer, evaluator, infra_validator, *edge, pusher]
+    return [example_gen, *validation_nodes, *extra_nodes, transform, model_resolver,
+            *([tuner] if tuner else []), trainer, evaluator, infra_validator, *edge, pusher]
 
 
 def create_pipeline(config: config_lib.Config,

@@ -86,9 +86,14 @@ def _training(details: RunDetails) -> str:
                      _num(max(h["val_accuracy"])) if h.get("val_accuracy") else "–",
                      "kept" if p.get("kept", True) else "rolled back (did not beat phase 1)"))
     counts = ", ".join(f"{k} {v}" for k, v in details.history.get("examples", {}).items())
-    return (f"<p>Examples: {_esc(counts)}. Classes: {_esc(', '.join(details.class_names))}.</p>"
-            + _table(("phase", "epochs", "trained variables", "best eval loss",
-                      "best eval accuracy", "result"), rows, numeric=(1, 2, 3, 4))
+    share = details.history.get("validation_percent")
+    carved = (f" (the validation split is {share} % of the train split, held out by content "
+              "hash; every early stop and the phase-2 rollback use it, never the eval split)"
+              if share else "")
+    return (f"<p>Train split: {_esc(counts)}{carved}. "
+            f"Classes: {_esc(', '.join(details.class_names))}.</p>"
+            + _table(("phase", "epochs", "trained variables", "best validation loss",
+                      "best validation accuracy", "result"), rows, numeric=(1, 2, 3, 4))
             + _image(plots.training_curves(phases), "training curves"))
 
 
@@ -179,10 +184,39 @@ def _tflite(details: RunDetails, config: config_lib.Config) -> str:
                       "class agreement", "p50 latency (2 threads)"], rows, numeric=range(1, 7)))
 
 
+def _settings(settings: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in sorted(settings.items()))
+
+
+def _tuning(details: RunDetails) -> str:
+    table = details.outcome.trial_table
+    if not table:
+        return ("<p>No Tuner in this run (<code>tune.backbones</code>, "
+                "<code>tune.max_trials</code>).</p>")
+    rows = []
+    for t in sorted(table, key=lambda t: (t["status"] != "completed", t.get("val_loss", 0))):
+        if t["status"] != "completed":
+            rows.append(("–", _esc(t["backbone"]), t["input_size"],
+                         f"<span class='bad'>skipped: {_esc(t['reason'])}</span>",
+                         "–", "–", "–", "–"))
+            continue
+        rows.append((_esc(t["trial"]), _esc(t["backbone"]), t["input_size"],
+                     _esc(_settings(t["settings"])), _num(t["val_loss"]),
+                     _num(t["val_accuracy"]), t["epochs"], f"{t['seconds']:.2f}"))
+    chosen = details.outcome.tuned
+    return (f"<p>TFX Tuner: heads trained on cached embeddings, objective validation loss. "
+            f"Chosen: <code>{_esc(_settings(chosen))}</code>.</p>"
+            + _table(("trial", "backbone", "input size", "settings", "validation loss",
+                      "validation accuracy", "epochs", "seconds"), rows,
+                     numeric=(2, 4, 5, 6, 7)))
+
+
 def render(details: RunDetails, config: config_lib.Config) -> str:
     sections = [("summary", "Summary", _summary(details, config)),
                 ("decision", "Blessing decision and push", _decision(details, config)),
                 ("components", "Components", _components(details)),
+                ("tuning", "Tuner trials", _tuning(details)),
                 ("training", "Training (both phases)", _training(details)),
                 ("evaluation", "Evaluation", _evaluation(details)),
                 ("tflite", "TFLite variants", _tflite(details, config)),

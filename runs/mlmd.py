@@ -14,9 +14,9 @@ from tfx.orchestration import metadata as tfx_metadata
 
 from hubtune.components import blocking_example_validator, validated_span_window
 from hubtune.pipeline import evaluator_config
-from hubtune.components import edge_exporter
+from hubtune.components import edge_exporter, trial_table_tuner
 from hubtune.pipeline.pipeline import (EDGE_EXPORTER_ID, EVALUATOR_ID, INFRA_VALIDATOR_ID,
-                                       PUSHER_ID, TRAINER_ID)
+                                       PUSHER_ID, TRAINER_ID, TUNER_ID)
 
 OVERALL = "overall"
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
@@ -62,6 +62,8 @@ class RunOutcome:
     tflite_blessed: Optional[bool] = None  # every TFLite variant within its accuracy drop
     tflite_reason: str = ""
     tflite_variants: List[Dict] = dataclasses.field(default_factory=list)  # VariantResult dicts
+    tuned: Dict = dataclasses.field(default_factory=dict)  # the Tuner's best values (backbone...)
+    trial_table: List[Dict] = dataclasses.field(default_factory=list)  # trials and skipped ones
 
     @property
     def accuracy(self) -> Optional[float]:
@@ -227,6 +229,23 @@ def _record_tflite(outcome: RunOutcome, props) -> None:
         outcome.tflite_variants = json.loads(props[edge_exporter.VARIANTS_KEY].string_value)
 
 
+def _read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _record_tuner(outcome: RunOutcome) -> None:
+    """The Tuner's best values (TFX's best_hyperparameters file) and its trial table."""
+    best_dir = outcome.uris.get(f"{TUNER_ID}/HyperParameters")
+    if best_dir and os.path.isdir(best_dir) and os.listdir(best_dir):
+        [name] = os.listdir(best_dir)  # TFX writes one file; the Trainer reads the only one
+        outcome.tuned = _read_json(os.path.join(best_dir, name)).get("values", {})
+    results_dir = outcome.uris.get(f"{TUNER_ID}/TunerResults")
+    table = results_dir and os.path.join(results_dir, trial_table_tuner.TRIAL_TABLE_FILE)
+    if table and os.path.isfile(table):
+        outcome.trial_table = _read_json(table)
+
+
 def _record_output(outcome: RunOutcome, node_id: str, artifact) -> None:
     """Copies what one output artifact says about the run into ``outcome``."""
     props = artifact.custom_properties
@@ -281,6 +300,7 @@ def run_outcome(sqlite_path: str, run_id: Optional[str] = None) -> RunOutcome:
     outcome = RunOutcome(run_id=run_id, components=[])
     for node_id, execution in _run_executions(store, run_id):
         _record_execution(outcome, store, sqlite_path, node_id, execution)
+    _record_tuner(outcome)
     if outcome.evaluation_uri:
         metrics = evaluation_metrics(outcome.evaluation_uri)
         outcome.metrics = metrics.get("candidate", {})

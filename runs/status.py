@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 
 from hubtune import config as config_lib
 from hubtune.pipeline.pipeline import VALIDATOR_ID
+from hubtune.trainer_module.hyperparameters import BACKBONE as TUNED_BACKBONE_KEY
 from hubtune.runs import formatting, mlmd
 from hubtune.runs.run_details import read_anomalies
 from hubtune.serving import model_store
@@ -25,6 +26,7 @@ class RunStatus:
     tflite_reason: str      # why the TFLite gate blocked the push ("" when it did not)
     tflite_variants: List[Dict]
     anomalies: List[str]  # TFDV anomalies and the data validator's error, if any
+    tuned_backbone: str = ""  # the backbone the Tuner chose ("" without a Tuner)
 
 
 @dataclasses.dataclass
@@ -56,7 +58,8 @@ def _run_status(outcome: mlmd.RunOutcome) -> RunStatus:
         pushed_version=outcome.pushed_version, servable=outcome.servable,
         servable_reason=outcome.servable_reason,
         tflite_reason=outcome.tflite_reason if outcome.tflite_blessed is False else "",
-        tflite_variants=outcome.tflite_variants, anomalies=anomalies)
+        tflite_variants=outcome.tflite_variants, anomalies=anomalies,
+        tuned_backbone=outcome.tuned.get(TUNED_BACKBONE_KEY, ""))
 
 
 def collect(config: config_lib.Config, limit: int = 5) -> Status:
@@ -102,6 +105,8 @@ def format_table(status: Status) -> str:
         acc = "" if run.accuracy is None else f"  accuracy {run.accuracy:.4f}"
         span = "" if run.span is None else f"  span {run.span}"
         lines.append(f"  {run.run_id}  {run.started}{span}  {_decision(run)}{acc}")
+        if run.tuned_backbone:
+            lines.append(f"      backbone chosen by the Tuner: {run.tuned_backbone}")
         for c in run.components:
             lines.append(f"      {c['node_id']:<32} {c['state']:<9} {c['seconds']:7.1f} s")
         lines += [f"      {line}" for line in tflite_lines(run.tflite_variants)]
@@ -130,6 +135,20 @@ def tflite_lines(variants: List[Dict]) -> List[str]:
             for v in variants]
 
 
+def tuner_lines(outcome: mlmd.RunOutcome) -> List[str]:
+    """The Tuner's choice (on the validation split) and the candidates it skipped."""
+    if not outcome.tuned:
+        return []
+    trials = [t for t in outcome.trial_table if t["status"] == "completed"]
+    settings = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                         for k, v in sorted(outcome.tuned.items()) if k != TUNED_BACKBONE_KEY)
+    lines = [f"Tuner: {len(trials)} trials on cached embeddings; chose backbone "
+             f"{outcome.tuned.get(TUNED_BACKBONE_KEY)} ({settings})"]
+    lines += [f"Tuner skipped {t['backbone']}: {t['reason']}" for t in outcome.trial_table
+              if t["status"] == "skipped"]
+    return lines
+
+
 def outcome_lines(outcome: mlmd.RunOutcome, serving_dir: str) -> List[str]:
     """What ``hubtune run`` prints when a run ends: component times, accuracy, decision."""
     lines = [f"run {outcome.run_id}"]
@@ -138,6 +157,7 @@ def outcome_lines(outcome: mlmd.RunOutcome, serving_dir: str) -> List[str]:
         base = (f" (baseline {outcome.baseline_accuracy:.4f})"
                 if outcome.baseline_accuracy is not None else " (no baseline yet)")
         lines.append(f"eval accuracy: {outcome.accuracy:.4f}{base}")
+    lines += tuner_lines(outcome)
     lines += tflite_lines(outcome.tflite_variants)
     if outcome.blessed and outcome.tflite_blessed is False:
         lines.append("blessed: yes, but the TFLite gate blocked the push - nothing was pushed "

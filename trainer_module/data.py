@@ -4,7 +4,7 @@ Steps per epoch come from the data itself (a finite dataset per epoch), never
 from a hard-coded dataset size.
 """
 
-from typing import Iterable, List, Optional
+from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +16,7 @@ from hubtune.trainer_module import preprocessing
 
 AUTOTUNE = tf.data.AUTOTUNE
 SHUFFLE_BUFFER = 2048  # encoded records, not decoded images
+KEY_BATCH = 512
 
 
 class EmptySplitError(ValueError):
@@ -51,6 +52,12 @@ def transformed_records(file_patterns: Iterable[str], split: str) -> tf.data.Dat
     return tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=AUTOTUNE)
 
 
+def _selected(records: tf.data.Dataset, select: np.ndarray) -> tf.data.Dataset:
+    """The records whose entry in ``select`` (a boolean per record, in order) is True."""
+    keep = tf.constant(select, tf.bool)
+    return records.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
+
+
 def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
                   training: bool, select: Optional[np.ndarray] = None) -> tf.data.Dataset:
     """(images [b, s, s, 3] in [0, 1], class ids [b]) batches, streamed from the files.
@@ -71,8 +78,7 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
 
     ds = transformed_records(file_patterns, split)
     if select is not None:
-        keep = tf.constant(select, tf.bool)
-        ds = ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
+        ds = _selected(ds, select)
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
@@ -82,14 +88,34 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
     return ds.prefetch(AUTOTUNE)
 
 
-def count_examples(file_patterns: Iterable[str], split: str) -> int:
-    """Records in a split, counted without decoding them."""
-    return int(transformed_records(file_patterns, split).reduce(
-        tf.constant(0, tf.int64), lambda n, _: n + 1))
+def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(uint64 fingerprints of the encoded images, class ids), in record order; no decoding."""
+    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
+            names.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
+
+    def keys_and_labels(records):
+        parsed = tf.io.parse_example(records, spec)
+        keys = tf.bitcast(tf.fingerprint(parsed[names.IMAGE_XF]), tf.uint64)
+        return keys, parsed[names.LABEL_XF]
+
+    ds = transformed_records(file_patterns, split).batch(KEY_BATCH).map(
+        keys_and_labels, num_parallel_calls=AUTOTUNE)
+    keys, labels = [], []
+    for k, lab in ds.prefetch(AUTOTUNE):
+        keys.append(k.numpy())
+        labels.append(lab.numpy())
+    if not keys:
+        raise EmptySplitError(f"the {split} split is empty after Transform")
+    return np.concatenate(keys), np.concatenate(labels)
 
 
-def first_images(file_patterns: Iterable[str], split: str, count: int) -> List[bytes]:
-    """The encoded image bytes of a split's first ``count`` transformed examples."""
+def first_images(file_patterns: Iterable[str], split: str, count: int,
+                 select: Optional[np.ndarray] = None) -> List[bytes]:
+    """The encoded image bytes of a split's first ``count`` transformed examples (of those
+    ``select``-ed, a boolean per record, when given)."""
     spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
+    records = transformed_records(file_patterns, split)
+    if select is not None:
+        records = _selected(records, select)
     return [tf.io.parse_single_example(r, spec)[names.IMAGE_XF].numpy()
-            for r in transformed_records(file_patterns, split).take(count)]
+            for r in records.take(count)]

@@ -22,19 +22,17 @@ import io
 import os
 import time
 import uuid
-from typing import Iterable, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_hub as hub
 from absl import logging
 
-from hubtune.config import names
 from hubtune.trainer_module import data, export, feature_extraction, preprocessing
 
 FORMAT_VERSION = 1
 PART_PATTERN = "part-*.npz"
-KEY_BATCH = 512
 
 
 def backbone_identity(handle: str) -> str:
@@ -56,27 +54,6 @@ def preprocessing_version() -> str:
 def cache_key(handle: str, input_size: int) -> str:
     return (f"{backbone_identity(handle)}-{input_size}px-decode{preprocessing_version()}"
             f"-v{FORMAT_VERSION}")
-
-
-def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(uint64 fingerprints of the encoded images, class ids), in record order; no decoding."""
-    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
-            names.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
-
-    def keys_and_labels(records):
-        parsed = tf.io.parse_example(records, spec)
-        keys = tf.bitcast(tf.fingerprint(parsed[names.IMAGE_XF]), tf.uint64)
-        return keys, parsed[names.LABEL_XF]
-
-    ds = data.transformed_records(file_patterns, split).batch(KEY_BATCH).map(
-        keys_and_labels, num_parallel_calls=data.AUTOTUNE)
-    keys, labels = [], []
-    for k, lab in ds.prefetch(data.AUTOTUNE):
-        keys.append(k.numpy())
-        labels.append(lab.numpy())
-    if not keys:
-        raise data.EmptySplitError(f"the {split} split is empty after Transform")
-    return np.concatenate(keys), np.concatenate(labels)
 
 
 class EmbeddingCache:
@@ -142,9 +119,11 @@ class EmbeddingCache:
 
 
 def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feature_spec,
-                config) -> Tuple[np.ndarray, np.ndarray, int]:
-    """(features, class ids, images embedded now) for a split; cached examples are reused."""
-    keys, labels = example_keys(file_patterns, split)
+                config, keys_and_labels: Optional[Tuple[np.ndarray, np.ndarray]] = None
+                ) -> Tuple[np.ndarray, np.ndarray, int]:
+    """(features, class ids, images embedded now) for a split; cached examples are reused.
+    ``keys_and_labels``: the split's ``data.example_keys`` when the caller has them."""
+    keys, labels = keys_and_labels or data.example_keys(file_patterns, split)
     rows = cache.lookup(keys)
     missing = rows < 0
     embedded = 0

@@ -9,13 +9,15 @@ history afterwards.  ``phases.fit_head_on_features`` wraps it as a training phas
 
 import math
 import os
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-EVAL_CHUNK = 4096  # eval features scored per step (bounds memory on large eval sets)
+from hubtune.trainer_module import losses
+
+VALIDATION_CHUNK = 4096  # validation features scored per step (bounds memory)
 HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -33,8 +35,10 @@ def _write_tensorboard(log_dir: str, history: np.ndarray) -> None:
 class _HeadLoop:
     """The head, its optimizer and a copy of the best weights; steps that AutoGraph skips."""
 
-    def __init__(self, head: keras.Model, learning_rate: float):
+    def __init__(self, head: keras.Model, learning_rate: float, objective: losses.Objective):
         self.head = head
+        self.class_weights = tf.constant(objective.class_weights, tf.float32)
+        self.label_smoothing = objective.label_smoothing
         self.variables = head.trainable_variables
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build(self.variables)
@@ -51,14 +55,16 @@ class _HeadLoop:
     @tf.autograph.experimental.do_not_convert
     def train_step(self, x, y):
         with tf.GradientTape() as tape:
-            batch_loss, hits = self.score(self.head(x, training=True), y)
-            mean_loss = batch_loss / tf.cast(tf.shape(y)[0], tf.float32)
-        gradients = tape.gradient(mean_loss, self.variables)
+            logits = self.head(x, training=True)
+            objective = tf.reduce_mean(losses.training_loss(y, logits, self.class_weights,
+                                                            self.label_smoothing))
+        batch_loss, hits = self.score(logits, y)
+        gradients = tape.gradient(objective, self.variables)
         self.optimizer.apply_gradients(zip(gradients, self.variables))
         return batch_loss, hits
 
     @tf.autograph.experimental.do_not_convert
-    def eval_chunk(self, x, y):
+    def validation_chunk(self, x, y):
         return self.score(self.head(x, training=False), y)
 
     @tf.autograph.experimental.do_not_convert
@@ -71,12 +77,12 @@ class _HeadLoop:
             v.assign(b)
 
 
-def _epoch_loop(loop: _HeadLoop, train: tuple, evaluation: tuple, epochs: int,
+def _epoch_loop(loop: _HeadLoop, train: tuple, validation: tuple, epochs: int,
                 batch_size: int, patience: int, seed: int):
     """The compiled function running every epoch; returns [epochs run, 4] history rows."""
     x_train, y_train = tf.constant(train[0], tf.float32), tf.constant(train[1], tf.int64)
-    x_eval, y_eval = tf.constant(evaluation[0], tf.float32), tf.constant(evaluation[1], tf.int64)
-    n, n_eval = len(train[1]), len(evaluation[1])
+    x_val, y_val = tf.constant(validation[0], tf.float32), tf.constant(validation[1], tf.int64)
+    n, n_val = len(train[1]), len(validation[1])
     steps = math.ceil(n / batch_size)
 
     @tf.function
@@ -93,14 +99,15 @@ def _epoch_loop(loop: _HeadLoop, train: tuple, evaluation: tuple, epochs: int,
                 loss_sum += batch_loss
                 hit_sum += hits
             val_loss, val_hits = tf.constant(0.0), tf.constant(0.0)
-            for start in tf.range(0, n_eval, EVAL_CHUNK):
-                chunk_loss, chunk_hits = loop.eval_chunk(x_eval[start:start + EVAL_CHUNK],
-                                                         y_eval[start:start + EVAL_CHUNK])
+            for start in tf.range(0, n_val, VALIDATION_CHUNK):
+                end = start + VALIDATION_CHUNK
+                chunk_loss, chunk_hits = loop.validation_chunk(x_val[start:end],
+                                                               y_val[start:end])
                 val_loss += chunk_loss
                 val_hits += chunk_hits
-            val_loss /= n_eval
+            val_loss /= n_val
             history = history.write(epoch, tf.stack(
-                [loss_sum / n, hit_sum / n, val_loss, val_hits / n_eval]))
+                [loss_sum / n, hit_sum / n, val_loss, val_hits / n_val]))
             if val_loss < best_loss:
                 best_loss, wait = val_loss, 0
                 loop.keep_best()
@@ -113,14 +120,18 @@ def _epoch_loop(loop: _HeadLoop, train: tuple, evaluation: tuple, epochs: int,
     return train_all_epochs
 
 
-def train_head(head: keras.Model, train: tuple, evaluation: tuple, learning_rate: float,
+def train_head(head: keras.Model, train: tuple, validation: tuple, learning_rate: float,
                epochs: int, batch_size: int, patience: int, seed: int,
-               log_dir: str) -> Dict[str, List[float]]:
-    """Trains ``head`` on (features, labels) arrays and keeps the weights of the best eval
-    loss, as Keras' EarlyStopping(restore_best_weights) does.  Returns the per-epoch
-    history (``HISTORY_COLUMNS``)."""
-    loop = _HeadLoop(head, learning_rate)
-    rows = _epoch_loop(loop, train, evaluation, epochs, batch_size, patience, seed)().numpy()
+               log_dir: Optional[str], objective: Optional[losses.Objective] = None
+               ) -> Dict[str, List[float]]:
+    """Trains ``head`` on (features, labels) arrays and keeps the weights of the best
+    validation loss, as Keras' EarlyStopping(restore_best_weights) does.  Returns the
+    per-epoch history (``HISTORY_COLUMNS``: plain cross-entropy and accuracy); TensorBoard
+    scalars go to ``log_dir`` unless it is None."""
+    objective = objective or losses.Objective(np.ones(head.output_shape[-1], np.float32), 0.0)
+    loop = _HeadLoop(head, learning_rate, objective)
+    rows = _epoch_loop(loop, train, validation, epochs, batch_size, patience, seed)().numpy()
     loop.restore_best()
-    _write_tensorboard(log_dir, rows)
+    if log_dir:
+        _write_tensorboard(log_dir, rows)
     return {name: [float(v) for v in rows[:, i]] for i, name in enumerate(HISTORY_COLUMNS)}

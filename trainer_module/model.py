@@ -13,19 +13,35 @@ import tensorflow as tf
 import tf_keras as keras
 
 from hubtune import config as config_lib
+from hubtune.trainer_module import losses
 
 FEATURES_INPUT = "features"
 
 
 class _Selection:
-    """Plain holder, so Keras does not track the selected variables a second time."""
+    """Plain holder, so Keras does not track the selected variables (or the class-weight
+    array) a second time."""
 
-    def __init__(self, variables: Sequence[tf.Variable] = ()):
+    def __init__(self, variables: Sequence[tf.Variable] = (), objective=None):
         self.variables = list(variables)
+        self.objective = objective
 
 
 class SelectiveTrainingModel(keras.Model):
-    """A functional model whose train step updates only ``variables_to_train``."""
+    """A functional model whose train step updates only ``variables_to_train``.
+
+    With an ``objective`` (``losses.Objective``: class weights, label
+    smoothing) the gradients follow ``losses.training_loss``; the compiled loss, which
+    Keras reports and validates on, stays plain cross-entropy.
+    """
+
+    @property
+    def objective(self):
+        return getattr(self, "_objective", _Selection()).objective
+
+    @objective.setter
+    def objective(self, objective) -> None:
+        self._objective = _Selection(objective=objective)
 
     @property
     def variables_to_train(self) -> List[tf.Variable]:
@@ -40,6 +56,12 @@ class SelectiveTrainingModel(keras.Model):
         with tf.GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred)
+            objective = self.objective
+            if objective is not None:
+                loss = tf.reduce_mean(losses.training_loss(
+                    tf.cast(tf.reshape(y, [-1]), tf.int64), y_pred,
+                    tf.constant(objective.class_weights, tf.float32),
+                    objective.label_smoothing))
         variables = self.variables_to_train
         if not variables:
             raise ValueError("no variables selected for training")

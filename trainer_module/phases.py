@@ -14,7 +14,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from hubtune import config as config_lib
-from hubtune.trainer_module import feature_head_loop
+from hubtune.trainer_module import feature_head_loop, losses
 from hubtune.trainer_module import model as model_lib
 
 PHASE_HEAD = "phase1_head"
@@ -65,10 +65,12 @@ def compile_for(model: keras.Model, learning_rate: float) -> None:
 
 def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
               variables: Sequence[tf.Variable], learning_rate: float, epochs: int,
-              train_ds: tf.data.Dataset, eval_ds: tf.data.Dataset, log_dir: str,
-              patience: int) -> PhaseResult:
-    """Trains ``variables`` of ``model``; early-stops on eval loss, keeps the best weights."""
+              train_ds: tf.data.Dataset, validation_ds: tf.data.Dataset, log_dir: str,
+              patience: int, objective: Optional[losses.Objective] = None) -> PhaseResult:
+    """Trains ``variables`` of ``model``; early-stops on validation loss, keeps the best
+    weights."""
     model.variables_to_train = list(variables)
+    model.objective = objective
     compile_for(model, learning_rate)
     callbacks = [
         keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, phase)),
@@ -76,20 +78,21 @@ def fit_phase(phase: str, model: model_lib.SelectiveTrainingModel,
                                       restore_best_weights=True),
         EpochLogger(phase, epochs),
     ]
-    history = model.fit(train_ds, validation_data=eval_ds, epochs=epochs,
+    history = model.fit(train_ds, validation_data=validation_ds, epochs=epochs,
                         callbacks=callbacks, verbose=0)
     return PhaseResult(phase=phase, epochs_run=len(history.epoch),
                        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
                        trained_variables=len(variables))
 
 
-def fit_head_on_features(phase: str, head: keras.Model, train: tuple, evaluation: tuple,
+def fit_head_on_features(phase: str, head: keras.Model, train: tuple, validation: tuple,
                          learning_rate: float, epochs: int, batch_size: int, patience: int,
-                         seed: int, log_dir: str) -> PhaseResult:
+                         seed: int, log_dir: str,
+                         objective: Optional[losses.Objective] = None) -> PhaseResult:
     """Phase 1 on cached (features, labels) arrays, in ``feature_head_loop``'s compiled loop."""
-    history = feature_head_loop.train_head(head, train, evaluation, learning_rate, epochs,
+    history = feature_head_loop.train_head(head, train, validation, learning_rate, epochs,
                                            batch_size, patience, seed,
-                                           os.path.join(log_dir, phase))
+                                           os.path.join(log_dir, phase), objective)
     epochs_run = len(history["loss"])
     for epoch in range(epochs_run):
         LOGGER.info("%s epoch %d/%d: %s", phase, epoch + 1, epochs, " ".join(
@@ -102,35 +105,36 @@ def train_two_phases(classifier: model_lib.SelectiveTrainingModel,
                      head: model_lib.SelectiveTrainingModel, backbone: keras.layers.Layer,
                      images: Tuple[tf.data.Dataset, tf.data.Dataset],
                      train: config_lib.TrainConfig, log_dir: str,
-                     features: Optional[Tuple[Tuple, Tuple]] = None) -> List[PhaseResult]:
+                     features: Optional[Tuple[Tuple, Tuple]] = None,
+                     objective: Optional[losses.Objective] = None) -> List[PhaseResult]:
     """Phase 1 trains the head only; phase 2 also the top ``finetune_fraction`` of the backbone.
 
-    ``images`` are (train, eval) datasets.  With ``features`` (((x, y), (x, y))
-    arrays of frozen-backbone embeddings computed once), phase 1 trains the bare
-    head on them in one compiled loop; otherwise it runs the frozen backbone on
-    every image every epoch.
+    ``images`` are (fit, validation) datasets: every early stop and the rollback look
+    at the validation split only.  With ``features`` (((x, y), (x, y)) arrays of
+    frozen-backbone embeddings computed once), phase 1 trains the bare head on them in
+    one compiled loop; otherwise it runs the frozen backbone on every image every epoch.
     """
     if features:
         results = [fit_head_on_features(
             PHASE_HEAD, head, features[0], features[1], train.head_learning_rate,
-            train.head_epochs, train.batch_size, train.early_stopping_patience, train.seed,
-            log_dir)]
+            train.head_epochs, train.batch_size, train.head_patience, train.seed,
+            log_dir, objective)]
     else:
         results = [fit_phase(PHASE_HEAD, classifier, head.trainable_variables,
                              train.head_learning_rate, train.head_epochs, images[0], images[1],
-                             log_dir, train.early_stopping_patience)]
+                             log_dir, train.head_patience, objective)]
     top = model_lib.top_backbone_variables(backbone, train.finetune_fraction)
     if top and train.finetune_epochs > 0:
         before = classifier.get_weights()
         finetune = fit_phase(
             PHASE_FINETUNE, classifier, list(head.trainable_variables) + top,
             train.head_learning_rate * train.finetune_lr_factor, train.finetune_epochs,
-            images[0], images[1], log_dir, train.early_stopping_patience)
+            images[0], images[1], log_dir, train.finetune_patience, objective)
         if finetune.best_val_loss >= results[0].best_val_loss:
             # Fine-tuning must not make the model worse than the frozen-backbone one.
             classifier.set_weights(before)
             finetune.kept = False
-            LOGGER.info("%s: best eval loss %.4f did not beat phase 1's %.4f; kept the "
+            LOGGER.info("%s: best validation loss %.4f did not beat phase 1's %.4f; kept the "
                         "phase-1 weights", PHASE_FINETUNE, finetune.best_val_loss,
                         results[0].best_val_loss)
         results.append(finetune)

@@ -111,6 +111,29 @@ def test_tfx_own_infra_validator_does_not_compile_for_kubeflow_v2_in_tfx_1_16(tm
                                     components=[examples, trainer, infra]))
 
 
+def test_the_tuner_compiles_like_every_component(tmp_path):
+    """tune.backbones adds TFX's Tuner (tuner_fn by dotted path, in the image); the Trainer
+    takes its best_hyperparameters."""
+    raw = remote_raw(tmp_path)
+    raw["tune"] = {"backbones": [{"handle": "gs://bucket/backbones/lite0", "input_size": 224},
+                                 {"handle": "gs://bucket/backbones/lite2", "input_size": 260}]}
+    out = str(tmp_path / "tuned.json")
+    kubeflow_runner.compile_pipeline(config_lib.from_dict(raw), out)
+    with open(out) as f:
+        job_json = json.load(f)
+    spec = json_format.ParseDict(job_json["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    assert set(tasks) == COMPONENTS | RESOLVER_TASKS | {"Tuner"}
+    assert _param(tasks["Tuner"], "tuner_fn") == "hubtune.trainer_module.tuner.tuner_fn"
+    assert "lite2" in _param(tasks["Tuner"], "custom_config")
+    assert tasks["Trainer"].inputs.artifacts["hyperparameters"].task_output_artifact \
+        .producer_task == "Tuner"
+    [tuner] = [e for name, e in job_json["pipelineSpec"]["deploymentSpec"]["executors"].items()
+               if name.startswith("Tuner")]
+    assert tuner["container"]["image"] == IMAGE
+    assert "hubtune.components.trial_table_tuner.TrialTableExecutor" in json.dumps(tuner)
+
+
 def test_image_user_code_and_beam_args_come_from_the_config(compiled):
     _, job_json, _, spec = compiled
     executors = job_json["pipelineSpec"]["deploymentSpec"]["executors"]

@@ -26,7 +26,7 @@ def setup(tiny_backbone, tmp_path):
     keras.utils.set_random_seed(0)
     config = make_config(backbone={"input_size": SIZE},
                          train={"batch_size": 8, "head_epochs": 1, "finetune_epochs": 1,
-                                "finetune_fraction": 0.5, "early_stopping_patience": 1})
+                                "finetune_fraction": 0.5, "finetune_patience": 1})
     backbone = backbone_lib.load_backbone(tiny_backbone)
     head = model_lib.build_head(model_lib.feature_dim(backbone, SIZE), 3, config.head)
     classifier = model_lib.build_classifier(backbone, head, SIZE)
