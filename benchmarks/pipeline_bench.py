@@ -80,14 +80,14 @@ def main() -> None:
                                    args.set + ["eval.min_accuracy=0"])
     root = full_cfg.pipeline_root
 
-    raw = dir_bytes(f"{root}/ImportExampleGen/examples/*/Split-*/*")
-    transformed = dir_bytes(f"{root}/Transform/transformed_examples/*/Split-*/*")
+    # Transform writes the train split only (the eval split is the Evaluator's alone).
+    raw = dir_bytes(f"{root}/ImportExampleGen/examples/*/Split-train/*")
+    transformed = dir_bytes(f"{root}/Transform/transformed_examples/*/Split-train/*")
 
     history = json.load(open(os.path.join(full.uris[f"{TRAINER}/ModelRun"],
                                           names.TRAINING_HISTORY_FILE)))
     embedding = history["embedding"]
-    in_pipeline = sum(e["embedded"] for e in embedding.values()) / sum(
-        e["seconds"] for e in embedding.values())
+    in_pipeline = embedding["embedded"] / embedding["seconds"]
     train_files = f"{root}/Transform/transformed_examples/*/Split-train/*"
     bare, n_bare = bare_predict_rate(full_cfg, train_files)
 

@@ -26,9 +26,10 @@ pytestmark = pytest.mark.e2e
 
 SUBSET = 240  # images: 3 spans of ~60 train / 20 eval
 BLESS_MARGIN = 0.02  # each run's bless threshold sits this far above its eval majority rate
-BASE_SETTINGS = ["backbone.input_size=96", "train.batch_size=16", "train.head_epochs=10",
+BASE_SETTINGS = ["backbone.input_size=96", "train.batch_size=16",
                  "train.finetune_epochs=1", "train.finetune_fraction=0.2",
-                 "eval.max_accuracy_drop=1.0", "data.span_window=2", "train.warm_start=true"]
+                 "eval.max_accuracy_drop=1.0", "data.span_window=2", "train.warm_start=true",
+                 "train.class_weights=auto", "data.validation_percent=25"]
 
 
 def versions(config):
@@ -126,7 +127,7 @@ def test_retraining_on_arriving_spans(spans, span_runs):
     [v1] = served[1]
     assert first.pushed_version == v1
     counts, embedding = embedding_counts(first)
-    assert embedding["train"]["embedded"] == counts["train"] == len(parts[0][0])
+    assert embedding["embedded"] == sum(counts.values()) == len(parts[0][0])
     assert history(first)["warm_started"] is False  # nothing blessed yet
 
     # Span 2 arrives: trained on the window {1, 2}, compared with v1, pushed as v2.
@@ -135,10 +136,10 @@ def test_retraining_on_arriving_spans(spans, span_runs):
     assert second.baseline_accuracy is not None
     assert served[2] == sorted([v1, second.pushed_version])
     counts, embedding = embedding_counts(second)
-    assert counts["train"] == len(parts[0][0]) + len(parts[1][0])  # the two-span window
+    # The two-span window: fit and validation together (the eval split is never embedded).
+    assert sum(counts.values()) == len(parts[0][0]) + len(parts[1][0])
     # Span 1's images were embedded by the first run; only span 2's are new.
-    assert embedding["train"]["embedded"] == len(parts[1][0])
-    assert embedding["eval"]["embedded"] == len(parts[1][1])
+    assert embedding["embedded"] == len(parts[1][0])
     assert history(second)["warm_started"] is True  # the head began from v1's head
 
     # A bad span 3 (a corrupt image): the run stops, serving is untouched.
@@ -161,7 +162,7 @@ def test_a_head_change_retrains_without_embedding_again(spans, span_runs):
     assert states["ImportExampleGen"] == "CACHED"
     assert states["Trainer"] == "COMPLETE"
     _, embedding = embedding_counts(outcome)
-    assert embedding["train"]["embedded"] == 0 and embedding["eval"]["embedded"] == 0
+    assert embedding["embedded"] == 0
     store = mlmd.open_store(config.metadata_path)
     assert len(mlmd.run_ids(store)) == 5
     # In window mode Transform gets the previous run's analyzer cache (so it re-runs, and
