@@ -1,10 +1,14 @@
 """What transfer bought: the same head on frozen pretrained vs random backbone features.
 
-Each backbone embeds the train and eval images once (a frozen backbone gives the
-same features every epoch), then the configured head trains on those features,
-early-stopped on the validation share of train; eval is only scored.
+Each backbone's features of the train and eval images come from the pipeline's
+embedding cache (a frozen backbone gives the same features every epoch; the
+Trainer has already embedded the train split with the pipeline's backbone), and
+only images the cache lacks are embedded, once.  Then the configured head trains
+on those features, early-stopped on the validation share of train; eval is only
+scored.
 """
 
+import dataclasses
 import os
 from typing import Dict, List, Tuple
 
@@ -14,7 +18,8 @@ import tensorflow as tf
 from hubtune import config as config_lib
 from hubtune.trainer_module import backbone as backbone_lib
 from hubtune.trainer_module import model as model_lib
-from hubtune.trainer_module import phases, preprocessing, validation_split
+from hubtune.trainer_module import (embedding_cache, feature_extraction, phases, preprocessing,
+                                    validation_split)
 
 EMBED_BATCH = 64
 
@@ -31,18 +36,34 @@ def read_split(pattern: str, config: config_lib.Config) -> Tuple[List[bytes], Li
     return images, labels
 
 
-def embed(handle: str, images: List[bytes], input_size: int) -> np.ndarray:
-    layer = backbone_lib.load_backbone(handle)
-    ds = (tf.data.Dataset.from_tensor_slices(images)
-          .map(lambda e: preprocessing.decode_image(e, input_size),
-               num_parallel_calls=tf.data.AUTOTUNE)
-          .batch(EMBED_BATCH).prefetch(tf.data.AUTOTUNE))
-    fn = tf.function(lambda x: layer(x, training=False))
-    return np.concatenate([fn(batch).numpy() for batch in ds])
+def embed(handle: str, images: List[bytes], config: config_lib.Config) -> Tuple[np.ndarray, int]:
+    """(features, how many images ran through the backbone now), through the pipeline's
+    embedding cache: the Trainer already embedded the train split with the same
+    backbone, size and decode step, so only the rest is computed (and cached)."""
+    size = config.backbone.input_size
+    store = embedding_cache.EmbeddingCache(config.embedding_cache_path,
+                                           embedding_cache.cache_key(handle, size))
+
+    def embed_missing(missing: np.ndarray) -> np.ndarray:
+        ds = (tf.data.Dataset.from_tensor_slices([i for i, m in zip(images, missing) if m])
+              .map(lambda e: (preprocessing.decode_image(e, size), 0),
+                   num_parallel_calls=tf.data.AUTOTUNE)
+              .batch(EMBED_BATCH).prefetch(tf.data.AUTOTUNE))
+        return feature_extraction.embed(backbone_lib.load_backbone(handle), ds)[0]
+
+    return embedding_cache.features_of(store, embedding_cache.image_keys(images), embed_missing)
+
+
+@dataclasses.dataclass
+class Comparison:
+    """One backbone's head-only eval accuracy, and how many images it embedded now."""
+    accuracy: float
+    embedded: int
+    images: int
 
 
 def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
-                  log_dir: str) -> float:
+                  log_dir: str) -> Comparison:
     """Eval accuracy of the configured head trained on frozen ``handle`` features.
 
     As in the pipeline, the head early-stops on the validation share of train (the same
@@ -50,18 +71,19 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
     """
     classes = sorted(set(train[1]))
     index = {c: i for i, c in enumerate(classes)}
-    size = config.backbone.input_size
+    embedded: List[int] = []
 
     def arrays(split):
-        features = embed(handle, split[0], size)
-        labels = np.array([index.get(l, -1) for l in split[1]])
+        features, computed = embed(handle, split[0], config)
+        embedded.append(computed)
+        labels = np.array([index.get(label, -1) for label in split[1]])
         keep = labels >= 0
         return features[keep], labels[keep]
 
     tf.keras.utils.set_random_seed(config.train.seed)
     (x, y), (eval_x, eval_y) = arrays(train), arrays(evaluation)
-    keys = tf.bitcast(tf.fingerprint(tf.constant(train[0])), tf.uint64).numpy()
-    held_out = validation_split.validation_mask(keys, y, config.data.validation_percent)
+    held_out = validation_split.validation_mask(embedding_cache.image_keys(train[0]), y,
+                                                config.data.validation_percent)
     head = model_lib.build_head(x.shape[-1], len(classes), config.head)
     t = config.train
     phases.fit_head_on_features(
@@ -69,11 +91,13 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
         (x[held_out], y[held_out]), t.head_learning_rate, t.head_epochs, t.batch_size,
         t.head_patience, t.seed, log_dir)  # keeps the weights of the best validation loss
     predicted = np.argmax(head(eval_x, training=False).numpy(), axis=-1)
-    return float(np.mean(predicted == eval_y))
+    return Comparison(float(np.mean(predicted == eval_y)), sum(embedded),
+                      len(train[0]) + len(evaluation[0]))
 
 
-def compare(config: config_lib.Config, handles: Dict[str, str], log_dir: str) -> Dict[str, float]:
-    """{name: eval accuracy of the head on that frozen backbone}."""
+def compare(config: config_lib.Config, handles: Dict[str, str],
+            log_dir: str) -> Dict[str, Comparison]:
+    """{name: the head on that frozen backbone}."""
     train = read_split(config.data.train, config)
     evaluation = read_split(config.data.eval, config)
     return {name: head_accuracy(handle, config, train, evaluation, f"{log_dir}/{name}")

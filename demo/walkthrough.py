@@ -54,8 +54,11 @@ def _print_transfer_comparison(config: config_lib.Config, workdir: str,
     accuracies = transfer_comparison.compare(
         config, {"imagenet": config.backbone.handle, "random": random_handle},
         os.path.join(workdir, "comparison_logs"))
-    print(f"  ImageNet-pretrained backbone, head only:  {accuracies['imagenet']:.4f}", file=out)
-    print(f"  randomly initialised backbone, head only: {accuracies['random']:.4f}", file=out)
+    for name, label in (("imagenet", "ImageNet-pretrained backbone, head only: "),
+                        ("random", "randomly initialised backbone, head only:")):
+        result = accuracies[name]
+        print(f"  {label} {result.accuracy:.4f}  ({result.embedded} of {result.images} "
+              "images embedded now, the rest from the embedding cache)", file=out)
     if outcome.accuracy is not None:
         print(f"  the pipeline's model (both phases):      {outcome.accuracy:.4f}", file=out)
 

@@ -22,7 +22,7 @@ import io
 import os
 import time
 import uuid
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -124,16 +124,31 @@ def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feat
     """(features, class ids, images embedded now) for a split; cached examples are reused.
     ``keys_and_labels``: the split's ``data.example_keys`` when the caller has them."""
     keys, labels = keys_and_labels or data.example_keys(file_patterns, split)
-    rows = cache.lookup(keys)
-    missing = rows < 0
-    embedded = 0
-    if missing.any():
+
+    def embed_missing(missing: np.ndarray) -> np.ndarray:
         images = data.image_dataset(file_patterns, split, feature_spec, config, training=False,
                                     select=missing)
-        new_features, _ = feature_extraction.embed(backbone, images)
-        cache.add(keys[missing], new_features)
-        embedded = int(missing.sum())
-        rows = cache.lookup(keys)
+        return feature_extraction.embed(backbone, images)[0]
+
+    features, embedded = features_of(cache, keys, embed_missing)
     logging.info("hubtune: %s split: %d embeddings reused, %d computed (cache %s)", split,
                  len(keys) - embedded, embedded, cache.folder)
-    return cache.features[rows], labels, embedded
+    return features, labels, embedded
+
+
+def features_of(cache: EmbeddingCache, keys: np.ndarray,
+                embed_missing: Callable[[np.ndarray], np.ndarray]) -> Tuple[np.ndarray, int]:
+    """(features of ``keys`` in their order, how many were computed now): the cached rows,
+    and ``embed_missing(mask)`` (features of the keys where ``mask`` is true, in order)
+    for the rest, which are added to the cache."""
+    rows = cache.lookup(keys)
+    missing = rows < 0
+    if missing.any():
+        cache.add(keys[missing], embed_missing(missing))
+        rows = cache.lookup(keys)
+    return cache.features[rows], int(missing.sum())
+
+
+def image_keys(encoded_images) -> np.ndarray:
+    """The cache key of each encoded image: its 64-bit fingerprint (as ``data.example_keys``)."""
+    return tf.bitcast(tf.fingerprint(tf.constant(encoded_images)), tf.uint64).numpy()
