@@ -7,7 +7,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving bench-tflite soak clean-demo
+.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving bench-tflite bench-tune soak clean-demo
 
 # The venv is rebuilt only when the pin files or setup.py change.
 $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/image.txt \
@@ -49,6 +49,10 @@ bench-pipeline: venv
 
 bench-serving: venv
 	$(PY) benchmarks/serving_bench.py
+
+# Tuner trials per minute: cached embeddings vs the backbone in the graph (~10 minutes).
+bench-tune: venv
+	$(PY) benchmarks/tune_bench.py
 
 # TFLite variants of the demo's model (run `make demo` first): size, accuracy, latency.
 bench-tflite: venv
