@@ -40,6 +40,8 @@ def cmd_demo(args) -> int:
     workdir = os.path.abspath(args.workdir)
     if args.spans:
         workdir = os.path.join(workdir, f"spans-{args.spans}")
+    elif args.budget != "short":
+        workdir = os.path.join(workdir, f"budget-{args.budget}")
     log_path = _log_path(os.path.join(workdir, "pipeline_root"))
     what = f", {args.spans} arriving spans," if args.spans else ""
     print(f"hubtune demo{what} in {workdir} (full logs: {log_path})")
@@ -47,7 +49,7 @@ def cmd_demo(args) -> int:
         if args.spans:
             walkthrough.run_spans_demo(workdir, args.spans, args.limit, args.set, out)
         else:
-            walkthrough.run_demo(workdir, args.limit, args.set, out)
+            walkthrough.run_demo(workdir, args.limit, args.set, out, budget=args.budget)
     return 0
 
 

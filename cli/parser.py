@@ -38,6 +38,9 @@ def _add_pipeline_commands(sub) -> None:
                       help="use a stratified subset of this many images")
     demo.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     demo.add_argument("--verbose", action="store_true")
+    demo.add_argument("--budget", choices=("short", "long"), default="short",
+                      help="the Tuner's search: short (make demo: head settings on Lite0 at "
+                      "160 px) or long (Lite0/1/2 at 224/240/260 px too; prints its wall time)")
     demo.add_argument("--spans", type=int, default=0, help="split the data into N spans "
                       "that arrive one by one: a retraining run per span, then a table")
     demo.set_defaults(func=commands.cmd_demo)

@@ -41,6 +41,18 @@ DEMO_SETTINGS = {
     "tflite": {"variants": ["float16", "int8"]},
 }
 
+# `hubtune demo --budget`: the Tuner's search (trials train heads on cached embeddings).
+BUDGETS = {
+    # `make demo`: the head settings on Lite0 at 160 px; the backbone embeds the train
+    # split once (the Trainer then reuses it), each trial takes seconds.
+    "short": {"max_trials": 10, "backbones": ()},
+    # Three ImageNet backbones at their native sizes (each embeds the train split once),
+    # then the winner fine-tuned as usual.
+    "long": {"max_trials": 24, "backbones": (("efficientnet-lite0", 224),
+                                             ("efficientnet-lite1", 240),
+                                             ("efficientnet-lite2", 260))},
+}
+
 
 def elpv_records() -> List[Tuple[str, float, str]]:
     """(image path, defect probability, cell type) for every ELPV image."""
@@ -110,17 +122,33 @@ def prepare_data(data_dir: str, limit: Optional[int] = None) -> Dict[str, str]:
     return paths
 
 
-def prepare_backbone(path: str, weights: str = "imagenet") -> str:
+def prepare_backbone(path: str, weights: str = "imagenet",
+                     model: str = "efficientnet-lite0") -> str:
     if not os.path.isfile(os.path.join(path, "saved_model.pb")):
         from hubtune.backbones import hub_export
-        hub_export.export_efficientnet_lite(path, weights=weights)
+        hub_export.export_efficientnet_lite(path, model=model, weights=weights)
     return path
 
 
+def tune_section(budget: str, backbones_dir: str) -> Dict:
+    """The ``tune`` section of a ``hubtune demo --budget``, its backbones exported."""
+    settings = BUDGETS[budget]
+    tune = {"max_trials": settings["max_trials"]}
+    if settings["backbones"]:
+        tune["backbones"] = [
+            {"handle": prepare_backbone(os.path.join(backbones_dir,
+                                                     f"{model.replace('-', '_')}_imagenet"),
+                                        model=model),
+             "input_size": size} for model, size in settings["backbones"]]
+    return tune
+
+
 def demo_config(workdir: str, limit: Optional[int] = None, overrides=(),
-                data_folders: Optional[Dict[str, str]] = None) -> config_lib.Config:
-    """Prepares data (unless ``data_folders`` are given) and backbone under ``workdir``
-    and returns the demo config."""
+                data_folders: Optional[Dict[str, str]] = None,
+                budget: Optional[str] = None) -> config_lib.Config:
+    """Prepares data (unless ``data_folders`` are given) and backbones under ``workdir``
+    and returns the demo config; with a ``budget`` (a key of ``BUDGETS``) the Tuner
+    runs too.  ``overrides`` come last."""
     workdir = os.path.abspath(workdir)
     if data_folders is None:
         paths = prepare_data(os.path.join(workdir, "data" if limit is None else f"data-{limit}"),
@@ -132,6 +160,8 @@ def demo_config(workdir: str, limit: Optional[int] = None, overrides=(),
     raw["backbone"]["handle"] = prepare_backbone(os.path.join(workdir, "backbones",
                                                               "efficientnet_lite0_imagenet"))
     raw["serving"]["base_dir"] = os.path.join(workdir, "serving")
+    if budget:
+        raw["tune"] = tune_section(budget, os.path.join(workdir, "backbones"))
     config = config_lib.from_dict(config_lib.apply_overrides(raw, overrides))
     config_lib.check_paths(config)
     return config

@@ -16,10 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from hubtune import config as config_lib
+from hubtune.runs import mlmd
 from hubtune.trainer_module import backbone as backbone_lib
 from hubtune.trainer_module import model as model_lib
-from hubtune.trainer_module import (embedding_cache, feature_extraction, phases, preprocessing,
-                                    validation_split)
+from hubtune.trainer_module import (embedding_cache, feature_extraction, hyperparameters, phases,
+                                    preprocessing, validation_split)
 
 EMBED_BATCH = 64
 
@@ -95,10 +96,37 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
                       len(train[0]) + len(evaluation[0]))
 
 
-def compare(config: config_lib.Config, handles: Dict[str, str],
-            log_dir: str) -> Dict[str, Comparison]:
-    """{name: the head on that frozen backbone}."""
-    train = read_split(config.data.train, config)
-    evaluation = read_split(config.data.eval, config)
-    return {name: head_accuracy(handle, config, train, evaluation, f"{log_dir}/{name}")
-            for name, handle in handles.items()}
+def best_trials(trial_table) -> Dict[str, Dict]:
+    """{backbone handle: its completed trial with the lowest validation loss}."""
+    best: Dict[str, Dict] = {}
+    for trial in trial_table:
+        handle = trial["backbone"]
+        if trial["status"] == "completed" and (
+                handle not in best or trial["val_loss"] < best[handle]["val_loss"]):
+            best[handle] = trial
+    return best
+
+
+def candidate_configs(config: config_lib.Config,
+                      outcome: mlmd.RunOutcome) -> Dict[str, config_lib.Config]:
+    """{label: config} of each pretrained backbone the run tried: every Tuner candidate with
+    the settings of its best trial (by validation loss), else the configured backbone."""
+    best = best_trials(outcome.trial_table)
+    if not best:
+        return {f"pretrained backbone at {config.backbone.input_size} px": config}
+    return {
+        f"{os.path.basename(handle.rstrip('/'))} at {trial['input_size']} px":
+            hyperparameters.apply(config, dict(trial["settings"],
+                                               **{hyperparameters.BACKBONE: handle}))
+        for handle, trial in best.items()}
+
+
+def compare(configs: Dict[str, config_lib.Config], log_dir: str) -> Dict[str, Comparison]:
+    """{label: the head on that config's frozen backbone}; each with its own head settings."""
+    results = {}
+    for number, (label, config) in enumerate(configs.items()):
+        train = read_split(config.data.train, config)
+        evaluation = read_split(config.data.eval, config)
+        results[label] = head_accuracy(config.backbone.handle, config, train, evaluation,
+                                       os.path.join(log_dir, str(number)))
+    return results

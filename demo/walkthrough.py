@@ -6,6 +6,7 @@ backbone) and ends by serving the pushed model and classifying a few eval images
 over REST and gRPC.  ``run_spans_demo`` lets the data arrive in spans instead.
 """
 
+import dataclasses
 import os
 import time
 from typing import List, Tuple
@@ -16,6 +17,7 @@ from hubtune.runs import local_run, mlmd, status
 from hubtune.serving import deployment
 from hubtune.serving.client import GrpcClient, RestClient
 from hubtune.serving.server import LocalModelServer
+from hubtune.trainer_module import hyperparameters
 
 SERVED_EXAMPLES = 6
 
@@ -27,10 +29,10 @@ def run_and_print(config: config_lib.Config, out) -> mlmd.RunOutcome:
     return outcome
 
 
-def run_demo(workdir: str, limit, overrides, out) -> None:
+def run_demo(workdir: str, limit, overrides, out, budget: str = None) -> None:
     started = time.time()
-    print("preparing the ELPV data and the EfficientNet-Lite0 backbone ...", file=out)
-    config = elpv.demo_config(workdir, limit=limit, overrides=overrides)
+    print("preparing the ELPV data and the EfficientNet-Lite backbones ...", file=out)
+    config = elpv.demo_config(workdir, limit=limit, overrides=overrides, budget=budget)
     config_path = os.path.join(workdir, "demo-config.yaml")
     elpv.write_config(config, config_path)
     t = config.train
@@ -38,6 +40,11 @@ def run_demo(workdir: str, limit, overrides, out) -> None:
           f"{t.batch_size}, head epochs {t.head_epochs}, fine-tune epochs "
           f"{t.finetune_epochs} (top {t.finetune_fraction:.0%} of the backbone); "
           f"config: {config_path}", file=out)
+    if config.tune.enabled:
+        sizes = ", ".join(f"{os.path.basename(c.handle)} at {c.input_size} px"
+                          for c in hyperparameters.candidates(config))
+        print(f"Tuner ({budget} budget): {config.tune.trials} trials on cached embeddings of "
+              f"{sizes}", file=out)
     outcome = run_and_print(config, out)
     _print_transfer_comparison(config, workdir, outcome, out)
     if outcome.pushed_path:
@@ -47,20 +54,22 @@ def run_demo(workdir: str, limit, overrides, out) -> None:
 
 def _print_transfer_comparison(config: config_lib.Config, workdir: str,
                                outcome: mlmd.RunOutcome, out) -> None:
-    print("\nwhat transfer bought (same head, frozen backbone, features computed once):",
-          file=out)
+    print("\nwhat transfer bought (the head only, on frozen backbone features from the "
+          "embedding cache):", file=out)
+    candidates = transfer_comparison.candidate_configs(config, outcome)
+    winner = hyperparameters.apply(config, outcome.tuned)
     random_handle = elpv.prepare_backbone(
         os.path.join(workdir, "backbones", "efficientnet_lite0_random"), weights="random")
-    accuracies = transfer_comparison.compare(
-        config, {"imagenet": config.backbone.handle, "random": random_handle},
-        os.path.join(workdir, "comparison_logs"))
-    for name, label in (("imagenet", "ImageNet-pretrained backbone, head only: "),
-                        ("random", "randomly initialised backbone, head only:")):
-        result = accuracies[name]
-        print(f"  {label} {result.accuracy:.4f}  ({result.embedded} of {result.images} "
-              "images embedded now, the rest from the embedding cache)", file=out)
+    candidates[f"randomly initialised Lite0 at {winner.backbone.input_size} px"] = \
+        dataclasses.replace(winner, backbone=dataclasses.replace(winner.backbone,
+                                                                 handle=random_handle))
+    results = transfer_comparison.compare(candidates, os.path.join(workdir, "comparison_logs"))
+    width = max(len(name) for name in results)
+    for name, result in results.items():
+        print(f"  {name:<{width}}  {result.accuracy:.4f}  ({result.embedded} of "
+              f"{result.images} images embedded now)", file=out)
     if outcome.accuracy is not None:
-        print(f"  the pipeline's model (both phases):      {outcome.accuracy:.4f}", file=out)
+        print(f"  {'the pipeline (both phases)':<{width}}  {outcome.accuracy:.4f}", file=out)
 
 
 def serve_and_classify(config: config_lib.Config, pairs: List[Tuple[bytes, str]],

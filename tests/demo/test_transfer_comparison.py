@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from hubtune.demo import transfer_comparison
+from hubtune.runs import mlmd
 from hubtune.trainer_module import backbone as backbone_lib
 from hubtune.trainer_module import embedding_cache
 from tests.conftest import example, make_config, png_bytes, random_images
@@ -45,7 +46,7 @@ def test_the_comparison_embeds_only_what_the_trainer_did_not(tiny_backbone, tmp_
         [write_transformed(str(tmp_path / "transformed.gz"), *train)], "train", SPEC, config)
     assert embedded == N_TRAIN
 
-    first = transfer_comparison.compare(config, {"tiny": tiny_backbone}, str(tmp_path / "logs"))
+    first = transfer_comparison.compare({"tiny": config}, str(tmp_path / "logs"))
     assert first["tiny"].embedded == N_EVAL and first["tiny"].images == N_TRAIN + N_EVAL
     assert first["tiny"].accuracy >= 0.9  # one class is half of eval
     # The comparison's features of the train images are the Trainer's.
@@ -54,5 +55,28 @@ def test_the_comparison_embeds_only_what_the_trainer_did_not(tiny_backbone, tmp_
     assert computed == 0
     np.testing.assert_array_equal(features, trainer_features)
 
-    again = transfer_comparison.compare(config, {"tiny": tiny_backbone}, str(tmp_path / "logs2"))
+    again = transfer_comparison.compare({"tiny": config}, str(tmp_path / "logs2"))
     assert again["tiny"].embedded == 0 and again["tiny"].accuracy == first["tiny"].accuracy
+
+
+def test_each_tuner_candidate_is_compared_with_its_best_trials_settings():
+    config = make_config(tune={"backbones": [{"handle": "/b/lite0", "input_size": 224},
+                                             {"handle": "/b/lite2", "input_size": 260}]})
+    trial = {"status": "completed", "input_size": 224, "backbone": "/b/lite0"}
+    table = [
+        dict(trial, val_loss=0.5, settings={"hidden_units": "128", "dropout": 0.1}),
+        dict(trial, val_loss=0.4, settings={"hidden_units": "none", "dropout": 0.2}),
+        dict(trial, backbone="/b/lite2", input_size=260, val_loss=0.6,
+             settings={"hidden_units": "512-128", "head_learning_rate": 0.003}),
+        {"status": "skipped", "backbone": "/b/broken", "input_size": 224, "reason": "x"}]
+    configs = transfer_comparison.candidate_configs(
+        config, mlmd.RunOutcome(run_id="r", components=[], trial_table=table))
+    assert list(configs) == ["lite0 at 224 px", "lite2 at 260 px"]
+    lite0, lite2 = configs.values()
+    assert (lite0.backbone.handle, lite0.backbone.input_size) == ("/b/lite0", 224)
+    assert lite0.head.hidden_units == [] and lite0.head.dropout == 0.2
+    assert lite2.backbone.input_size == 260 and lite2.head.hidden_units == [512, 128]
+    assert lite2.train.head_learning_rate == 0.003
+    # Without a Tuner: the configured backbone alone.
+    assert list(transfer_comparison.candidate_configs(
+        config, mlmd.RunOutcome(run_id="r", components=[])).values()) == [config]
