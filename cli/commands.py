@@ -10,6 +10,7 @@ import sys
 
 from hubtune import config as config_lib
 from hubtune.cli import console
+from hubtune.config import names
 
 DEFAULT_DEMO_DIR = "hubtune_demo"
 EXIT_CONFIG_ERROR = 2
@@ -144,12 +145,29 @@ def cmd_submit(args) -> int:
 
 
 def cmd_backbone_export(args) -> int:
+    if args.model in names.OFFLINE_TEXT_ENCODERS:
+        return _export_text_encoder(args)
     from hubtune.backbones import hub_export
-    path = hub_export.export_efficientnet_lite(args.out, model=args.model, weights=args.weights,
+    weights = "imagenet" if args.weights == "pretrained" else args.weights
+    path = hub_export.export_efficientnet_lite(args.out, model=args.model, weights=weights,
                                                seed=args.seed)
-    print(f"wrote {args.model} ({args.weights} weights) as a TF-Hub image feature-vector "
+    print(f"wrote {args.model} ({weights} weights) as a TF-Hub image feature-vector "
           f"SavedModel to {path}; its native input size is "
           f"{hub_export.native_input_size(args.model)} px (backbone.input_size)")
+    return 0
+
+
+def _export_text_encoder(args) -> int:
+    from hubtune.backbones import minilm
+    if args.weights == "imagenet":
+        raise config_lib.ConfigError(f"{args.model} is a text encoder: --weights pretrained "
+                                     "or random")
+    handle = minilm.export(args.out, args.contract, args.weights, args.seq_length, args.seed)
+    what = ("a TF-Hub text embedding (strings -> 384-d, tokenization in the graph)"
+            if args.contract == "embedding" else
+            f"a TF-Hub BERT encoder with its preprocessor ({args.seq_length} tokens) in "
+            f"{os.path.join(args.out, 'preprocessor')}")
+    print(f"wrote {args.model} ({args.weights} weights) as {what}; backbone.handle: {handle}")
     return 0
 
 

