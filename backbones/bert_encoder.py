@@ -18,7 +18,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-LAYER_PREFIX = "transformer_layer_"
+from hubtune.config import names
+
+LAYER_PREFIX = names.TRANSFORMER_LAYER_PREFIX
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,3 +21,6 @@ TRAINING_HISTORY_FILE = "training_history.json"
 OFFLINE_BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 OFFLINE_TEXT_ENCODERS = ("minilm-l6",)   # all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384)
 TEXT_CONTRACTS = ("embedding", "bert-pair")  # TF-Hub text embedding | BERT encoder + preprocessor
+# hubtune's BERT encoders name each transformer layer's variables <prefix><i>/ (fine-tuning
+# unfreezes the top layers by this index; trainer_module.model also reads TF-Hub's names)
+TRANSFORMER_LAYER_PREFIX = "transformer_layer_"

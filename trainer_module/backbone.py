@@ -3,13 +3,16 @@
 ``load_backbone`` is the one way a backbone enters a model: ``hub.KerasLayer`` on a
 hub URL, a local directory or a gs:// path.  TF-Hub resolves URLs through
 ``TFHUB_CACHE_DIR`` when it is set, so offline clusters point it at a
-pre-populated cache.  (Exporting backbones is ``hubtune.backbones``' job.)
+pre-populated cache.  Text encoders tokenize inside their graph with TF Text ops,
+registered by importing ``tensorflow_text`` here.  (Exporting backbones is
+``hubtune.backbones``' job.)
 """
 
 import hashlib
 import os
 
 import tensorflow_hub as hub
+import tensorflow_text  # noqa: F401 - registers TF Text's ops: text backbones tokenize in-graph
 
 BACKBONE_LAYER_NAME = "backbone"
 

@@ -7,7 +7,8 @@ ImageNet statistics (inference mode) even while its top layers fine-tune.
 """
 
 import math
-from typing import List, Sequence
+import re
+from typing import List, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -16,6 +17,7 @@ from hubtune import config as config_lib
 from hubtune.trainer_module import losses
 
 FEATURES_INPUT = "features"
+TRANSFORMER_LAYER = re.compile(r"(?:^|/)transformer(?:_|/)layer_(\d+)/")
 
 
 class _Selection:
@@ -91,12 +93,26 @@ def build_classifier(backbone: keras.layers.Layer, head: keras.Model,
     return SelectiveTrainingModel(images, head(features), name="classifier")
 
 
-def top_backbone_variables(backbone: keras.layers.Layer, fraction: float) -> List[tf.Variable]:
-    """The last ``fraction`` of the backbone's trainable variables (its top layers).
+def transformer_layer_index(variable_name: str) -> Optional[int]:
+    """The transformer layer a variable belongs to (hubtune's BERT encoders and TF-Hub's
+    name them ``transformer_layer_<i>/`` and ``transformer/layer_<i>/``), else None."""
+    match = TRANSFORMER_LAYER.search(variable_name)
+    return int(match.group(1)) if match else None
 
-    TF-Hub and Keras SavedModels list variables in creation order, input to output.
+
+def top_backbone_variables(backbone: keras.layers.Layer, fraction: float) -> List[tf.Variable]:
+    """The backbone's top ``fraction``, the variables fine-tuning trains.
+
+    A transformer encoder is cut by layer: its top ``ceil(fraction x layers)`` transformer
+    layers, whole (never the embeddings).  Other backbones by variable order: TF-Hub and
+    Keras SavedModels list variables in creation order, input to output.
     """
     variables = list(backbone.trainable_variables)
+    layers = [transformer_layer_index(v.name) for v in variables]
+    if any(i is not None for i in layers):
+        total = max(i for i in layers if i is not None) + 1
+        first = total - min(total, math.ceil(fraction * total))
+        return [v for v, i in zip(variables, layers) if i is not None and i >= first]
     count = min(len(variables), math.ceil(fraction * len(variables)))
     return variables[len(variables) - count:] if count else []
 

@@ -129,3 +129,30 @@ def test_finetuning_that_does_not_beat_phase1_is_rolled_back(setup):
     final = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
         labels, head(features, training=False))
     assert float(final) == pytest.approx(results[0].best_val_loss, rel=1e-4)
+
+
+def test_a_transformer_encoder_fine_tunes_its_top_layers_whole(tmp_path):
+    """By transformer layer, not by variable order; the embeddings never."""
+    from hubtune.backbones import bert_encoder, minilm
+    shape = bert_encoder.BertShape(vocab_size=20, hidden_size=8, num_layers=3, num_heads=2,
+                                   intermediate_size=16, max_positions=16, type_vocab_size=2,
+                                   layer_norm_eps=1e-12)
+    encoder = bert_encoder.build_bert_encoder(shape)
+    ids = tf.TensorSpec([None, None], tf.int32)
+    spec = {"input_word_ids": ids, "input_mask": ids, "input_type_ids": ids}
+    tf.saved_model.save(minilm.reusable_saved_model(minilm.bert_encoding(encoder), spec, encoder),
+                        str(tmp_path / "encoder"))
+    backbone = backbone_lib.load_backbone(str(tmp_path / "encoder"))
+    per_layer = 16  # q, k, v, attention output, intermediate, output: kernel + bias; 2 norms
+
+    def layers_of(fraction):
+        top = model_lib.top_backbone_variables(backbone, fraction)
+        found = {model_lib.transformer_layer_index(v.name) for v in top}
+        assert len(top) == per_layer * len(found)
+        return found
+
+    assert layers_of(0.3) == {2}  # ceil(0.9) = 1 layer
+    assert layers_of(0.5) == {1, 2}
+    assert layers_of(1.0) == {0, 1, 2}
+    assert layers_of(0.0) == set()
+    assert len(backbone.trainable_variables) == 3 * per_layer + 5  # + the embeddings
