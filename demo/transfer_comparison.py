@@ -19,8 +19,8 @@ from hubtune import config as config_lib
 from hubtune.runs import mlmd
 from hubtune.trainer_module import backbone as backbone_lib
 from hubtune.trainer_module import model as model_lib
-from hubtune.trainer_module import (embedding_cache, feature_extraction, hyperparameters, phases,
-                                    preprocessing, validation_split)
+from hubtune.trainer_module import (embedding_cache, feature_extraction, hyperparameters, losses,
+                                    phases, preprocessing, validation_split)
 
 EMBED_BATCH = 64
 
@@ -81,19 +81,32 @@ def head_accuracy(handle: str, config: config_lib.Config, train, evaluation,
         keep = labels >= 0
         return features[keep], labels[keep]
 
-    tf.keras.utils.set_random_seed(config.train.seed)
     (x, y), (eval_x, eval_y) = arrays(train), arrays(evaluation)
-    held_out = validation_split.validation_mask(embedding_cache.image_keys(train[0]), y,
-                                                config.data.validation_percent)
-    head = model_lib.build_head(x.shape[-1], len(classes), config.head)
+    predicted = frozen_head_predictions((x, y, embedding_cache.image_keys(train[0])), eval_x,
+                                        len(classes), config, log_dir)
+    return Comparison(float(np.mean(predicted == eval_y)), sum(embedded),
+                      len(train[0]) + len(evaluation[0]))
+
+
+def frozen_head_predictions(train: Tuple[np.ndarray, np.ndarray, np.ndarray],
+                            evaluation_features: np.ndarray, num_classes: int,
+                            config: config_lib.Config, log_dir: str) -> np.ndarray:
+    """Class ids the configured head predicts for ``evaluation_features`` after training on
+    ``train`` (features, class ids, content keys), as in the pipeline's phase 1: the
+    validation share of train by the same content-hash rule, early stopping and the best
+    weights on it, the configured class weights and label smoothing."""
+    x, y, keys = train
+    tf.keras.utils.set_random_seed(config.train.seed)
+    held_out = validation_split.validation_mask(keys, y, config.data.validation_percent)
+    head = model_lib.build_head(x.shape[-1], num_classes, config.head)
     t = config.train
+    objective = losses.objective_for(y[~held_out], num_classes, t.class_weights,
+                                     t.label_smoothing)
     phases.fit_head_on_features(
         f"compare_{os.path.basename(log_dir)}", head, (x[~held_out], y[~held_out]),
         (x[held_out], y[held_out]), t.head_learning_rate, t.head_epochs, t.batch_size,
-        t.head_patience, t.seed, log_dir)  # keeps the weights of the best validation loss
-    predicted = np.argmax(head(eval_x, training=False).numpy(), axis=-1)
-    return Comparison(float(np.mean(predicted == eval_y)), sum(embedded),
-                      len(train[0]) + len(evaluation[0]))
+        t.head_patience, t.seed, log_dir, objective)
+    return np.argmax(head(evaluation_features, training=False).numpy(), axis=-1)
 
 
 def best_trials(trial_table) -> Dict[str, Dict]:

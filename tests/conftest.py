@@ -125,6 +125,13 @@ def lite0_backbone(tmp_path_factory) -> str:
         str(tmp_path_factory.mktemp("lite0") / "efficientnet_lite0"))
 
 
+@pytest.fixture(scope="session")
+def minilm_embedding(tmp_path_factory) -> str:
+    """all-MiniLM-L6-v2 (pretrained, from its PyPI package) as a TF-Hub text embedding."""
+    from hubtune.backbones import minilm
+    return minilm.export(str(tmp_path_factory.mktemp("minilm") / "embedding"), "embedding")
+
+
 def random_images(n: int, size: int = 12, channels: int = 3, seed: int = 0):
     rng = np.random.default_rng(seed)
     shape = (n, size, size, channels) if channels > 1 else (n, size, size)

@@ -38,8 +38,8 @@ def tokenizer(package_dir):
 
 
 @pytest.fixture(scope="module")
-def embedding_handle(tmp_path_factory):
-    return minilm.export(str(tmp_path_factory.mktemp("minilm") / "embedding"), "embedding")
+def embedding_handle(minilm_embedding):
+    return minilm_embedding
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,59 @@
+"""What transfer buys on text: hubtune's head on frozen encoder embeddings of reviews.
+
+The same head and phase-1 recipe as the pipeline (``transfer_comparison``'s
+``frozen_head_predictions``: validation share of train by content hash, early
+stopping on it) on the sentence embeddings of a text-embedding backbone: the
+pretrained MiniLM, or the same architecture randomly initialised.  Scored once on
+the test split, with accuracy and macro-F1.
+"""
+
+import time
+from typing import Dict, List, Tuple
+
+import numpy as np
+import tensorflow as tf
+
+from hubtune import config as config_lib
+from hubtune.demo import drugreview, transfer_comparison
+from hubtune.trainer_module import backbone as backbone_lib
+
+EMBED_BATCH = 32
+
+
+def embed_texts(handle: str, texts: List[str]) -> Tuple[np.ndarray, float]:
+    """(embeddings [n, dim], texts per second) of a text-embedding backbone, in batches."""
+    layer = backbone_lib.load_backbone(handle)
+    forward = tf.function(lambda batch: layer(batch, training=False))
+    forward(tf.constant(texts[:2]))  # traced once, outside the timing
+    started = time.perf_counter()
+    features = np.concatenate([forward(tf.constant(texts[i:i + EMBED_BATCH])).numpy()
+                               for i in range(0, len(texts), EMBED_BATCH)])
+    return features, len(texts) / (time.perf_counter() - started)
+
+
+def text_keys(texts: List[str]) -> np.ndarray:
+    """Content keys of texts (64-bit fingerprints of their UTF-8 bytes)."""
+    return tf.bitcast(tf.fingerprint(tf.constant([t.encode() for t in texts])),
+                      tf.uint64).numpy()
+
+
+def frozen_head_scores(handle: str, config: config_lib.Config,
+                       train: Tuple[List[str], List[str]], test: Tuple[List[str], List[str]],
+                       log_dir: str) -> Tuple[drugreview.Scores, float]:
+    """(test accuracy / macro-F1 of the head on frozen ``handle`` embeddings, texts/s)."""
+    classes = sorted(set(train[1]))
+    index = {c: i for i, c in enumerate(classes)}
+    features, speed = embed_texts(handle, train[0] + test[0])
+    x, test_x = features[:len(train[0])], features[len(train[0]):]
+    y = np.array([index[label] for label in train[1]])
+    predicted = transfer_comparison.frozen_head_predictions(
+        (x, y, text_keys(train[0])), test_x, len(classes), config, log_dir)
+    return drugreview.score(test[1], [classes[i] for i in predicted], {}), speed
+
+
+def compare(handles: Dict[str, str], config: config_lib.Config,
+            log_dir: str) -> Dict[str, Tuple[drugreview.Scores, float]]:
+    """{label: (scores, texts/s)} for each text-embedding backbone, on the drug reviews."""
+    train, test = drugreview.reviews("train"), drugreview.reviews("test")
+    return {label: frozen_head_scores(handle, config, train, test, f"{log_dir}/{n}")
+            for n, (label, handle) in enumerate(handles.items())}
