@@ -12,7 +12,8 @@ hubtune's text code paths run offline:
 - ``bert-pair``: a BERT encoder (``input_word_ids`` / ``input_mask`` /
   ``input_type_ids`` -> ``sequence_output``, ``pooled_output``, ``default``) in
   ``<out>/encoder`` and its preprocessor (strings -> those inputs, ``seq_length``
-  tokens) in ``<out>/preprocessor``.  MiniLM has no pooler layer, so
+  tokens) in ``<out>/preprocessor``, which also has the TF-Hub preprocessors'
+  ``tokenize`` and ``bert_pack_inputs(segments, seq_length)``.  MiniLM has no pooler layer, so
   ``pooled_output`` is its mean pooling, as above but not normalised.
 """
 
@@ -137,10 +138,23 @@ def export(out_dir: str, contract: str = "embedding", weights: str = "pretrained
     inputs = {"input_word_ids": ids, "input_mask": ids, "input_type_ids": ids}
     _save(reusable_saved_model(bert_encoding(encoder), inputs, encoder),
           os.path.join(out_dir, "encoder"))
+    preprocessor = bert_preprocessor(tokenizer, seq_length)
+    _save(preprocessor, os.path.join(out_dir, "preprocessor"),
+          {"serving_default": preprocessor.__call__.get_concrete_function()})
+    return os.path.join(out_dir, "encoder")
+
+
+def bert_preprocessor(tokenizer: wordpiece.WordpieceTokenizer, seq_length: int):
+    """The TF-Hub BERT preprocessor contract: ``__call__`` (strings -> encoder inputs of
+    ``seq_length``), ``tokenize`` (strings -> word pieces [batch, words, pieces]) and
+    ``bert_pack_inputs([pieces], seq_length)``."""
+    strings = tf.TensorSpec([None], tf.string)
+    pieces = tf.RaggedTensorSpec([None, None, None], tf.int32, ragged_rank=2)
     preprocessor = tf.__internal__.tracking.AutoTrackable()
     preprocessor.tokenizer = tokenizer
     preprocessor.__call__ = tf.function(
         lambda strings: tokenizer.encoder_inputs(strings, seq_length), input_signature=[strings])
-    _save(preprocessor, os.path.join(out_dir, "preprocessor"),
-          {"serving_default": preprocessor.__call__.get_concrete_function()})
-    return os.path.join(out_dir, "encoder")
+    preprocessor.tokenize = tf.function(tokenizer.word_pieces, input_signature=[strings])
+    preprocessor.bert_pack_inputs = tf.function(
+        tokenizer.pack_segments, input_signature=[[pieces], tf.TensorSpec([], tf.int32)])
+    return preprocessor

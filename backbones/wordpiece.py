@@ -58,10 +58,13 @@ class WordpieceTokenizer(tf.Module):
         strings = text.normalize_utf8(strings, "NFD")
         return tf.strings.regex_replace(strings, r"\p{Mn}", "")
 
+    def word_pieces(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Word-piece ids [batch, (words), (pieces)]: the TF-Hub preprocessor's ``tokenize``."""
+        return tf.cast(self.tokenizer.tokenize(self.normalize(strings)), tf.int32)
+
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """Word-piece ids [batch, (tokens)] without [CLS]/[SEP]."""
-        pieces = self.tokenizer.tokenize(self.normalize(strings))
-        return tf.cast(pieces.merge_dims(-2, -1), tf.int32)
+        return self.word_pieces(strings).merge_dims(-2, -1)
 
     def pack(self, ids: tf.RaggedTensor, seq_length: int,
              fixed_length: bool = True) -> Dict[str, tf.Tensor]:
@@ -73,10 +76,16 @@ class WordpieceTokenizer(tf.Module):
         sep = tf.fill([batch, 1], self.sep_id)
         ids = tf.concat([cls, ids, sep], axis=1)
         shape = [None, seq_length if fixed_length else None]
+        if fixed_length and isinstance(seq_length, tf.Tensor):  # traced: a tensor length
+            shape = tf.stack([tf.cast(batch, tf.int32), tf.cast(seq_length, tf.int32)])
         word_ids = ids.to_tensor(default_value=self.pad_id, shape=shape)
         mask = tf.ones_like(ids).to_tensor(default_value=0, shape=shape)
         return {"input_word_ids": word_ids, "input_mask": mask,
                 "input_type_ids": tf.zeros_like(word_ids)}
+
+    def pack_segments(self, segments, seq_length) -> Dict[str, tf.Tensor]:
+        """The TF-Hub preprocessor's ``bert_pack_inputs`` for one segment of word pieces."""
+        return self.pack(segments[0].merge_dims(-2, -1), seq_length)
 
     def encoder_inputs(self, strings: tf.Tensor, seq_length: int,
                        fixed_length: bool = True) -> Dict[str, tf.Tensor]:

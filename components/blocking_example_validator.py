@@ -3,7 +3,7 @@
 TFX's ExampleValidator only records anomalies and lets Transform and the Trainer
 go on.  This component runs the same TFDV validation, then also reads every
 example to check that its image decodes (or that float pixels have the
-configured length) and that no split is empty.  With a curated schema (``data.schema``)
+configured length, or that its text is one UTF-8 string) and that no split is empty.  With a curated schema (``data.schema``)
 and the statistics of the last validated run (``previous_statistics``), it also runs
 TFDV's drift comparator on the label distribution of the train split (an L-infinity
 threshold, ``data.max_label_drift``).  Any problem raises
@@ -95,8 +95,27 @@ def _example_label(example: tf.train.Example, label_key: str) -> str:
     return ", ".join(_label_values(example, label_key)) or "<empty label>"
 
 
+def check_text(feature: tf.train.Feature, data: config_lib.DataConfig) -> str:
+    """'' when the text feature holds at most one UTF-8 string (none: the empty text)."""
+    values = feature.bytes_list.value
+    if feature.HasField("int64_list") or feature.HasField("float_list"):
+        return f"'{data.text_key}' holds numbers, not text"
+    if len(values) > 1:
+        return f"'{data.text_key}' holds {len(values)} strings; it must hold one text"
+    try:
+        b"".join(values).decode("utf-8")
+    except UnicodeDecodeError as e:
+        return (f"'{data.text_key}' is not UTF-8 (byte {e.start}: "
+                f"{b''.join(values)[e.start:e.start + 4]!r}); re-encode the text as UTF-8")
+    return ""
+
+
 def check_example(example: tf.train.Example, data: config_lib.DataConfig) -> str:
-    """'' when the example's image is usable, else what is wrong with it."""
+    """'' when the example's image (or text) is usable, else what is wrong with it."""
+    if data.modality == config_lib.TEXT:
+        if data.text_key not in example.features.feature:
+            return f"no '{data.text_key}' feature"
+        return check_text(example.features.feature[data.text_key], data)
     feature = example.features.feature.get(data.image_key)
     if feature is None:
         return f"no '{data.image_key}' feature"

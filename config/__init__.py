@@ -13,7 +13,8 @@ from hubtune.config.loading import (apply_overrides, data_from_dict, from_custom
                                     from_dict, load, to_custom_config)
 from hubtune.config.paths import check_paths, data_files, image_folder_pattern, is_remote
 from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, DATA_FORMATS,
-                                     DEFAULT_BEAM_ARGS, EMBEDDING_CACHE_DIR, IMAGE_EXTENSIONS,
+                                     DEFAULT_BEAM_ARGS, EMBEDDING_CACHE_DIR, IMAGE,
+                                     IMAGE_EXTENSIONS, TEXT, TEXT_BYTES_PER_TOKEN,
                                      PATH_KEYS, SPAN, TRAINER_SECTIONS, TRANSFORM_SECTIONS,
                                      AugmentationConfig, BackboneConfig, Config, ConfigError,
                                      DataConfig, HeadConfig, KubeflowConfig, PixelConfig,
@@ -29,7 +30,7 @@ __all__ = [
     "apply_overrides", "data_from_dict", "from_custom_config", "from_dict", "load",
     "to_custom_config", "check_paths", "data_files", "image_folder_pattern", "is_remote",
     "ALL_SECTIONS", "CUSTOM_CONFIG_KEY", "DATA_FORMATS", "DEFAULT_BEAM_ARGS",
-    "EMBEDDING_CACHE_DIR", "IMAGE_EXTENSIONS", "PATH_KEYS", "SPAN", "TRAINER_SECTIONS",
+    "EMBEDDING_CACHE_DIR", "IMAGE", "IMAGE_EXTENSIONS", "TEXT", "TEXT_BYTES_PER_TOKEN", "PATH_KEYS", "SPAN", "TRAINER_SECTIONS",
     "TRANSFORM_SECTIONS",
     "AugmentationConfig", "BackboneConfig", "Config", "ConfigError", "DataConfig", "HeadConfig",
     "KubeflowConfig", "PixelConfig", "ServingConfig", "TFLITE_VARIANTS", "TFLiteConfig",

@@ -10,11 +10,20 @@ from typing import Any, Dict, List, Optional
 
 from hubtune.config.serving_defaults import DEFAULT_MAX_IMAGE_PIXELS
 
-DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels")
+DATA_FORMATS = ("tfrecord", "image_folder", "float_pixels", "csv")
+IMAGE, TEXT = "image", "text"            # the modalities: data.image_key or data.text_key
+IMAGE_ONLY_FORMATS = ("image_folder", "float_pixels")
+TEXT_ONLY_FORMATS = ("csv",)
+DEFAULT_IMAGE_KEY = "image"
+DEFAULT_MAX_SEQ_LENGTH = 128
+# Texts are cut to max_seq_length x this many bytes before tokenizing: far more than the
+# word pieces kept need, and a 1 MB text costs no more than a long review.
+TEXT_BYTES_PER_TOKEN = 32
 # Keys that hold local paths (section, key): relative values are resolved against the YAML
 # file's folder when they come from the file, against the working directory from --set.
 PATH_KEYS = ((None, "pipeline_root"), ("data", "train"), ("data", "eval"),
-             ("data", "schema"), ("backbone", "handle"), ("serving", "base_dir"),
+             ("data", "schema"), ("backbone", "handle"), ("backbone", "preprocessor"),
+             ("serving", "base_dir"),
              ("train", "embedding_cache_dir"))
 # A model name TF Serving accepts and that stays inside serving.base_dir.
 MODEL_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]*"
@@ -58,13 +67,29 @@ class DataConfig:
     eval: Optional[str] = None
     eval_percent: int = 25          # hash split of `train` when `eval` is not given
     validation_percent: int = 15    # of train, for every choice (early stopping, tuning)
-    image_key: str = "image"
+    # Exactly one of image_key and text_key: it names the input feature (or CSV column), and
+    # the modality follows.  Unset (None) with no text_key, image_key is "image".
+    image_key: Optional[str] = None
+    text_key: str = ""              # a string feature (tfrecord) or CSV column of UTF-8 text
     label_key: str = "label"
     pixels: PixelConfig = dataclasses.field(default_factory=PixelConfig)
     span_window: int = 1            # with {SPAN} in train/eval: train on the last N spans
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS  # larger images (by header) are refused
     schema: Optional[str] = None    # the curated schema (`hubtune schema freeze`); None: inferred
     max_label_drift: float = DEFAULT_MAX_LABEL_DRIFT  # with `schema`: L-inf label drift allowed
+
+    def __post_init__(self):
+        if self.image_key is None and not self.text_key:
+            self.image_key = DEFAULT_IMAGE_KEY
+
+    @property
+    def modality(self) -> str:
+        return TEXT if self.text_key else IMAGE
+
+    @property
+    def input_key(self) -> str:
+        """The raw feature the model reads: the text or the image."""
+        return self.text_key if self.text_key else (self.image_key or "")
 
 
 SPAN = "{SPAN}"
@@ -73,7 +98,11 @@ SPAN = "{SPAN}"
 @dataclasses.dataclass
 class BackboneConfig:
     handle: str = ""
-    input_size: int = 224
+    input_size: int = 224            # images: the backbone's square input size
+    # Text with a TF-Hub BERT encoder: its preprocessing model (strings -> input_word_ids,
+    # input_mask, input_type_ids); "" for a text-embedding SavedModel (strings -> vectors).
+    preprocessor: str = ""
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH  # text: word pieces per text, [CLS]/[SEP] incl.
 
 
 @dataclasses.dataclass

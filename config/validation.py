@@ -4,7 +4,8 @@ import re
 from typing import Sequence
 
 from hubtune.config.sections import (ALL_SECTIONS, CLASS_WEIGHT_CHOICES, DATA_FORMATS,
-                                     MODEL_NAME_PATTERN, SPAN,
+                                     IMAGE_ONLY_FORMATS, MODEL_NAME_PATTERN, SPAN, TEXT,
+                                     TEXT_ONLY_FORMATS,
                                      TFLITE_VARIANTS, Config,
                                      ConfigError)
 
@@ -32,9 +33,10 @@ def _validate_data(c: Config) -> None:
     _require(1 <= d.validation_percent <= 50,
              "'data.validation_percent' must be between 1 and 50 (the share of train held out "
              "for early stopping and tuning)")
-    _require(bool(d.image_key) and bool(d.label_key),
-             "'data.image_key' and 'data.label_key' must not be empty")
-    _require(d.image_key != d.label_key, "'data.image_key' and 'data.label_key' must differ")
+    _validate_modality(d)
+    _require(bool(d.label_key), "'data.label_key' must not be empty")
+    _require(d.input_key != d.label_key,
+             f"'data.{d.modality}_key' and 'data.label_key' must differ")
     p = d.pixels
     _require(p.height > 0 and p.width > 0, "'data.pixels.height' and 'width' must be positive")
     _require(p.channels in (1, 3), "'data.pixels.channels' must be 1 or 3")
@@ -49,11 +51,38 @@ def _validate_data(c: Config) -> None:
     _require(d.span_window == 1 or spans, "'data.span_window' > 1 needs {SPAN} in 'data.train'")
 
 
+def _validate_modality(d) -> None:
+    """Exactly one of image_key and text_key; a format that carries that modality."""
+    _require(not (d.text_key and d.image_key),
+             f"set only one of 'data.image_key' ({d.image_key!r}) and 'data.text_key' "
+             f"({d.text_key!r}): the one set names the model's input, and so its modality")
+    _require(bool(d.text_key or d.image_key),
+             "set 'data.image_key' (images) or 'data.text_key' (text): neither is set")
+    if d.modality == TEXT:
+        _require(d.format not in IMAGE_ONLY_FORMATS,
+                 f"'data.format' {d.format} holds images, but 'data.text_key' is set: text "
+                 f"data is tfrecord (a bytes feature of UTF-8 text) or csv")
+    else:
+        _require(d.format not in TEXT_ONLY_FORMATS,
+                 f"'data.format' {d.format} is for text: set 'data.text_key' to the text "
+                 "column (and unset data.image_key)")
+
+
 def _validate_backbone(c: Config) -> None:
     _require(bool(c.backbone.handle) or bool(c.tune.backbones),
              "'backbone.handle' is required (or candidates in 'tune.backbones'): a TF-Hub URL, "
              "a local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
     _require(32 <= c.backbone.input_size <= 1024, "'backbone.input_size' must be 32..1024")
+    _require(8 <= c.backbone.max_seq_length <= 512,
+             "'backbone.max_seq_length' must be 8..512 word pieces")
+    if c.data.modality != TEXT:
+        _require(not c.backbone.preprocessor,
+                 "'backbone.preprocessor' is a text model's preprocessor, but the data are "
+                 "images (data.image_key): remove it, or set data.text_key")
+    else:
+        _require(not c.tune.backbones,
+                 "'tune.backbones' chooses among image backbones; for text, tune the head "
+                 "with 'tune.max_trials' and set one encoder in 'backbone.handle'")
 
 
 def _validate_head(c: Config) -> None:
@@ -122,6 +151,9 @@ def _validate_tflite(c: Config) -> None:
     _require(len(set(t.variants)) == len(t.variants), "'tflite.variants' lists a variant twice")
     _require(t.calibration_examples >= 1, "'tflite.calibration_examples' must be at least 1")
     _require(t.int8_float_layers >= 0, "'tflite.int8_float_layers' must be 0 or more")
+    _require(not (t.variants and c.data.modality == TEXT),
+             "'tflite.variants' converts image models; a text model tokenizes with TF Text "
+             "ops that TFLite's builtin ops lack: set tflite.variants to []")
 
 
 _SECTION_VALIDATORS = {"data": _validate_data, "backbone": _validate_backbone,

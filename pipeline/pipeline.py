@@ -94,6 +94,9 @@ def _example_gen(data: config_lib.DataConfig):
     if data.format == "image_folder":
         return ImageFolderExampleGen(base, data.image_key, data.label_key,
                                      input_config=input_config, output_config=output_config)
+    if data.format == "csv":
+        return tfx.components.CsvExampleGen(input_base=base, input_config=input_config,
+                                            output_config=output_config)
     return tfx.components.ImportExampleGen(input_base=base, input_config=input_config,
                                            output_config=output_config)
 

@@ -28,7 +28,7 @@ CHECK_MODEL_NAME = "candidate"
 CHECK_VERSION = 1
 # Signatures a client predicts with, and the one string input each takes.
 SIGNATURE_INPUTS = {names.SERVING_EXAMPLES_SIGNATURE: names.EXAMPLES_INPUT,
-                    names.SERVING_IMAGES_SIGNATURE: names.IMAGES_INPUT}
+                    **dict(names.RAW_SIGNATURES.values())}
 REQUIRED_OUTPUTS = (names.SCORES_OUTPUT, names.CLASS_IDS_OUTPUT, names.CLASSES_OUTPUT)
 
 
@@ -109,7 +109,7 @@ def _serve_and_query(model_dir: str, requests: Dict[str, List[bytes]]) -> List[s
             checked.append("loaded and warmed up in a fresh server: AVAILABLE")
             grpc = GrpcClient(f"127.0.0.1:{grpc_port}", CHECK_MODEL_NAME, retry=no_retry)
             try:
-                for signature in SIGNATURE_INPUTS:
+                for signature in requests:
                     _check_signature(rest, grpc, signature, requests[signature])
                     checked.append(f"'{signature}': {len(requests[signature])} requests, REST "
                                    "and gRPC agree")
@@ -138,16 +138,19 @@ def check_candidate(model_dir: str, requests: Dict[str, List[bytes]],
 def requests_from_examples(serialized: List[bytes],
                            data: config_lib.DataConfig) -> Dict[str, List[bytes]]:
     """Per prediction signature, the inputs built from eval tf.Examples: the examples
-    themselves, and their images encoded as clients send them (float pixels as PNG)."""
+    themselves, and their images encoded (float pixels as PNG), or texts, as clients send
+    them."""
     import tensorflow as tf
     from hubtune.trainer_module import preprocessing
     images = []
     for record in serialized:
-        feature = tf.train.Example.FromString(record).features.feature[data.image_key]
-        if data.format == "float_pixels":
+        feature = tf.train.Example.FromString(record).features.feature[data.input_key]
+        if data.modality == config_lib.TEXT:
+            images.append(b" ".join(feature.bytes_list.value))
+        elif data.format == "float_pixels":
             pixels = tf.constant([list(feature.float_list.value)], tf.float32)
             images.append(preprocessing.pixels_to_png(pixels, data.pixels).numpy()[0])
         else:
             images.append(feature.bytes_list.value[0])
     return {names.SERVING_EXAMPLES_SIGNATURE: list(serialized),
-            names.SERVING_IMAGES_SIGNATURE: images}
+            names.RAW_SIGNATURES[data.modality][0]: images}

@@ -1,4 +1,4 @@
-"""Loading a backbone: any TF-Hub image feature vector, by handle.
+"""Loading a backbone: any TF-Hub image feature vector or text encoder, by handle.
 
 ``load_backbone`` is the one way a backbone enters a model: ``hub.KerasLayer`` on a
 hub URL, a local directory or a gs:// path.  TF-Hub resolves URLs through
@@ -11,10 +11,16 @@ registered by importing ``tensorflow_text`` here.  (Exporting backbones is
 import hashlib
 import os
 
+import tensorflow as tf
 import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401 - registers TF Text's ops: text backbones tokenize in-graph
+import tf_keras as keras
+
+from hubtune import config as config_lib
 
 BACKBONE_LAYER_NAME = "backbone"
+PREPROCESSOR_FUNCTIONS = ("tokenize", "bert_pack_inputs")  # the TF-Hub BERT preprocessor
+POOLED_OUTPUT = "pooled_output"                            # the TF-Hub BERT encoder's
 
 
 def load_backbone(handle: str) -> hub.KerasLayer:
@@ -32,3 +38,80 @@ def hub_cache_path(handle: str, cache_dir: str) -> str:
     Copy a model there to make a hub URL handle resolve offline.
     """
     return os.path.join(cache_dir, hashlib.sha1(handle.encode("utf8")).hexdigest())
+
+
+class TextEncoder(keras.layers.Layer):
+    """Texts [batch] -> features [batch, d], tokenized in the graph.
+
+    Either a TF-Hub text-embedding SavedModel (strings -> vectors), or a TF-Hub BERT
+    encoder behind its preprocessor: ``tokenize``, then ``bert_pack_inputs`` with
+    ``max_seq_length``, then the encoder's ``pooled_output``.  Texts are first cut to
+    ``max_seq_length x TEXT_BYTES_PER_TOKEN`` bytes, so a huge text costs no more than
+    what the encoder keeps of it.
+    """
+
+    def __init__(self, backbone: config_lib.BackboneConfig, **kwargs):
+        super().__init__(name=BACKBONE_LAYER_NAME, **kwargs)
+        self.max_bytes = backbone.max_seq_length * config_lib.TEXT_BYTES_PER_TOKEN
+        self.encoder = hub.KerasLayer(backbone.handle, trainable=True, name="encoder")
+        self.tokenize = self.pack = None
+        if backbone.preprocessor:
+            preprocessor = hub.load(backbone.preprocessor)
+            missing = [f for f in PREPROCESSOR_FUNCTIONS if not hasattr(preprocessor, f)]
+            if missing:
+                raise ValueError(f"'backbone.preprocessor' {backbone.preprocessor} lacks "
+                                 f"{', '.join(missing)}: it must be a TF-Hub BERT "
+                                 "preprocessing model (tokenize, bert_pack_inputs)")
+            self.tokenize = hub.KerasLayer(preprocessor.tokenize, name="tokenize")
+            self.pack = hub.KerasLayer(preprocessor.bert_pack_inputs, name="pack",
+                                       arguments={"seq_length": backbone.max_seq_length})
+
+    def call(self, texts, training=False):
+        texts = tf.strings.substr(tf.reshape(texts, [-1]), 0, self.max_bytes)
+        if self.pack is None:
+            return self.encoder(texts, training=training)
+        outputs = self.encoder(self.pack([self.tokenize(texts)]), training=training)
+        return outputs[POOLED_OUTPUT]
+
+
+def load_text_encoder(backbone: config_lib.BackboneConfig) -> TextEncoder:
+    return TextEncoder(backbone)
+
+
+def backbone_input_kind(handle: str) -> str:
+    """What a SavedModel's ``__call__`` (or default signature) takes: 'image' (float
+    pixels), 'text' (strings) or 'encoder' (a BERT encoder's int inputs)."""
+    path = handle if tf.io.gfile.isdir(handle) else hub.resolve(handle)
+    loaded = tf.saved_model.load(path)
+    call = getattr(loaded, "__call__", None)
+    functions = list(getattr(call, "concrete_functions", None) or [])
+    if not functions and "serving_default" in loaded.signatures:
+        functions = [loaded.signatures["serving_default"]]
+    if not functions:
+        raise ValueError(f"{handle} has neither a __call__ nor a serving_default signature")
+    specs = tf.nest.flatten(functions[0].structured_input_signature)
+    dtypes = {s.dtype for s in specs if isinstance(s, tf.TensorSpec)}
+    if tf.string in dtypes:
+        return config_lib.TEXT
+    return "encoder" if dtypes <= {tf.int32, tf.int64} else config_lib.IMAGE
+
+
+def check_backbone_modality(config: config_lib.Config) -> None:
+    """Refuses, before anything runs, an image backbone for text data or the reverse."""
+    if not config.backbone.handle:
+        return
+    kind = backbone_input_kind(config.backbone.handle)
+    b, text = config.backbone, config.data.modality == config_lib.TEXT
+    if text and kind == config_lib.IMAGE:
+        raise config_lib.ConfigError(
+            f"'backbone.handle' {b.handle} takes images, but the data are text "
+            f"(data.text_key): use a text-embedding SavedModel or a BERT encoder with "
+            "backbone.preprocessor (try `hubtune backbone export --model minilm-l6`)")
+    if text and kind == "encoder" and not b.preprocessor:
+        raise config_lib.ConfigError(
+            f"'backbone.handle' {b.handle} is a BERT encoder (token ids in): set "
+            "'backbone.preprocessor' to its TF-Hub preprocessing model")
+    if not text and kind != config_lib.IMAGE:
+        raise config_lib.ConfigError(
+            f"'backbone.handle' {b.handle} takes text, but the data are images "
+            "(data.image_key): use an image feature-vector SavedModel, or set data.text_key")

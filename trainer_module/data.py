@@ -1,4 +1,5 @@
-"""tf.data input from Transform's output: encoded images decoded on the fly.
+"""tf.data input from Transform's output: encoded images decoded on the fly, or texts
+as they are (the text model tokenizes in its graph).
 
 Steps per epoch come from the data itself (a finite dataset per epoch), never
 from a hard-coded dataset size.
@@ -58,6 +59,36 @@ def _selected(records: tf.data.Dataset, select: np.ndarray) -> tf.data.Dataset:
     return records.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
 
 
+def input_dataset(file_patterns: Iterable[str], split: str, feature_spec,
+                  config: config_lib.Config, training: bool,
+                  select: Optional[np.ndarray] = None) -> tf.data.Dataset:
+    """(model inputs, class ids) batches of the configured modality (``image_dataset`` or
+    ``text_dataset``)."""
+    if config.data.modality == config_lib.TEXT:
+        return text_dataset(file_patterns, split, config, training, select)
+    return image_dataset(file_patterns, split, feature_spec, config, training, select)
+
+
+def _records(file_patterns: Iterable[str], split: str, config: config_lib.Config,
+             training: bool, select: Optional[np.ndarray]) -> tf.data.Dataset:
+    ds = transformed_records(file_patterns, split)
+    if select is not None:
+        ds = _selected(ds, select)
+    if training:
+        ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
+    return ds
+
+
+def text_dataset(file_patterns: Iterable[str], split: str, config: config_lib.Config,
+                 training: bool, select: Optional[np.ndarray] = None) -> tf.data.Dataset:
+    """(texts [b] as strings, class ids [b]) batches; ``training`` shuffles."""
+    spec = {names.TEXT_XF: tf.io.FixedLenFeature([], tf.string),
+            names.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
+    ds = _records(file_patterns, split, config, training, select).batch(config.train.batch_size)
+    parsed = ds.map(lambda r: tf.io.parse_example(r, spec), num_parallel_calls=AUTOTUNE)
+    return parsed.map(lambda p: (p[names.TEXT_XF], p[names.LABEL_XF])).prefetch(AUTOTUNE)
+
+
 def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config: config_lib.Config,
                   training: bool, select: Optional[np.ndarray] = None) -> tf.data.Dataset:
     """(images [b, s, s, 3] in [0, 1], class ids [b]) batches, streamed from the files.
@@ -76,26 +107,23 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
         image = preprocessing.decode_image(tf.reshape(parsed[names.IMAGE_XF], []), size)
         return image, tf.reshape(parsed[names.LABEL_XF], [])
 
-    ds = transformed_records(file_patterns, split)
-    if select is not None:
-        ds = _selected(ds, select)
-    if training:
-        ds = ds.shuffle(SHUFFLE_BUFFER, seed=config.train.seed, reshuffle_each_iteration=True)
-    ds = ds.map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
+    ds = _records(file_patterns, split, config, training, select).map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
     augmenter = build_augmenter(config.train.augmentation, config.train.seed) if training else None
     if augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)
     return ds.prefetch(AUTOTUNE)
 
 
-def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, np.ndarray]:
-    """(uint64 fingerprints of the encoded images, class ids), in record order; no decoding."""
-    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
+def example_keys(file_patterns: Iterable[str], split: str,
+                 xf_key: str = names.IMAGE_XF) -> Tuple[np.ndarray, np.ndarray]:
+    """(uint64 fingerprints of the encoded images (or texts: ``xf_key``), class ids), in
+    record order; no decoding."""
+    spec = {xf_key: tf.io.FixedLenFeature([], tf.string),
             names.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
 
     def keys_and_labels(records):
         parsed = tf.io.parse_example(records, spec)
-        keys = tf.bitcast(tf.fingerprint(parsed[names.IMAGE_XF]), tf.uint64)
+        keys = tf.bitcast(tf.fingerprint(parsed[xf_key]), tf.uint64)
         return keys, parsed[names.LABEL_XF]
 
     ds = transformed_records(file_patterns, split).batch(KEY_BATCH).map(
@@ -109,13 +137,14 @@ def example_keys(file_patterns: Iterable[str], split: str) -> Tuple[np.ndarray, 
     return np.concatenate(keys), np.concatenate(labels)
 
 
-def first_images(file_patterns: Iterable[str], split: str, count: int,
-                 select: Optional[np.ndarray] = None) -> List[bytes]:
-    """The encoded image bytes of a split's first ``count`` transformed examples (of those
-    ``select``-ed, a boolean per record, when given)."""
-    spec = {names.IMAGE_XF: tf.io.FixedLenFeature([], tf.string)}
+def first_inputs(file_patterns: Iterable[str], split: str, count: int,
+                 select: Optional[np.ndarray] = None,
+                 xf_key: str = names.IMAGE_XF) -> List[bytes]:
+    """The encoded image bytes (or texts: ``xf_key``) of a split's first ``count``
+    transformed examples (of those ``select``-ed, a boolean per record, when given)."""
+    spec = {xf_key: tf.io.FixedLenFeature([], tf.string)}
     records = transformed_records(file_patterns, split)
     if select is not None:
         records = _selected(records, select)
-    return [tf.io.parse_single_example(r, spec)[names.IMAGE_XF].numpy()
+    return [tf.io.parse_single_example(r, spec)[xf_key].numpy()
             for r in records.take(count)]

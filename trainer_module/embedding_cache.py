@@ -29,7 +29,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 from absl import logging
 
-from hubtune.trainer_module import data, export, feature_extraction, preprocessing
+from hubtune.config import names
+from hubtune.trainer_module import backbone, data, export, feature_extraction, preprocessing
 
 FORMAT_VERSION = 1
 PART_PATTERN = "part-*.npz"
@@ -53,6 +54,15 @@ def preprocessing_version() -> str:
 
 def cache_key(handle: str, input_size: int) -> str:
     return (f"{backbone_identity(handle)}-{input_size}px-decode{preprocessing_version()}"
+            f"-v{FORMAT_VERSION}")
+
+
+def text_cache_key(handle: str, preprocessor: str, max_seq_length: int) -> str:
+    """A text encoder's folder: its graph and weights, its preprocessor's, max_seq_length
+    and the text cut's code (each text is then keyed by the fingerprint of its bytes)."""
+    tokens = backbone_identity(preprocessor) if preprocessor else "none"
+    cut = hashlib.sha256(inspect.getsource(backbone.TextEncoder.call).encode()).hexdigest()[:8]
+    return (f"text-{backbone_identity(handle)}-pre{tokens[:16]}-{max_seq_length}tok-cut{cut}"
             f"-v{FORMAT_VERSION}")
 
 
@@ -121,14 +131,15 @@ class EmbeddingCache:
 def embed_split(backbone, cache: EmbeddingCache, file_patterns, split: str, feature_spec,
                 config, keys_and_labels: Optional[Tuple[np.ndarray, np.ndarray]] = None
                 ) -> Tuple[np.ndarray, np.ndarray, int]:
-    """(features, class ids, images embedded now) for a split; cached examples are reused.
+    """(features, class ids, examples embedded now) for a split; cached examples are reused.
     ``keys_and_labels``: the split's ``data.example_keys`` when the caller has them."""
-    keys, labels = keys_and_labels or data.example_keys(file_patterns, split)
+    keys, labels = keys_and_labels or data.example_keys(
+        file_patterns, split, names.XF_KEYS[config.data.modality])
 
     def embed_missing(missing: np.ndarray) -> np.ndarray:
-        images = data.image_dataset(file_patterns, split, feature_spec, config, training=False,
+        inputs = data.input_dataset(file_patterns, split, feature_spec, config, training=False,
                                     select=missing)
-        return feature_extraction.embed(backbone, images)[0]
+        return feature_extraction.embed(backbone, inputs)[0]
 
     features, embedded = features_of(cache, keys, embed_missing)
     logging.info("hubtune: %s split: %d embeddings reused, %d computed (cache %s)", split,
@@ -150,5 +161,6 @@ def features_of(cache: EmbeddingCache, keys: np.ndarray,
 
 
 def image_keys(encoded_images) -> np.ndarray:
-    """The cache key of each encoded image: its 64-bit fingerprint (as ``data.example_keys``)."""
+    """The cache key of each encoded image (or text): its 64-bit fingerprint (as
+    ``data.example_keys``)."""
     return tf.bitcast(tf.fingerprint(tf.constant(encoded_images)), tf.uint64).numpy()

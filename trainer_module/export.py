@@ -1,8 +1,10 @@
 """The exported SavedModel and its serving signatures.
 
 Every signature applies the same preprocessing as training (Transform's graph via
-``tft_layer``, then ``preprocessing.decode_images``) and returns ``scores``,
-``class_ids`` and ``classes`` (the label as it appears in the data).
+``tft_layer``, then ``preprocessing.decode_images`` for images; a text model tokenizes
+inside its own graph) and returns ``scores``, ``class_ids`` and ``classes`` (the label as
+it appears in the data).  ``serving_default`` takes serialized tf.Examples; the raw-input
+signature (``serving_images`` or ``serving_text``) takes strings [batch].
 """
 
 import hashlib
@@ -27,6 +29,7 @@ class ServingModule(tf.Module):
         self.classifier = classifier
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._data = config.data
+        self._text = config.data.modality == config_lib.TEXT
         self._input_size = config.backbone.input_size
         # Saved with the model, for tools that feed the classifier directly.
         self.input_size = tf.Variable(config.backbone.input_size, trainable=False,
@@ -35,38 +38,52 @@ class ServingModule(tf.Module):
         self._class_names = tf.constant(class_names(tf_transform_output))
 
     def predict_encoded(self, encoded: tf.Tensor) -> Dict[str, tf.Tensor]:
-        logits = self.classifier(preprocessing.decode_images(encoded, self._input_size),
-                                 training=False)
+        """Transformed inputs (encoded images, or texts) -> the outputs every signature has."""
+        inputs = encoded if self._text else preprocessing.decode_images(encoded,
+                                                                         self._input_size)
+        logits = self.classifier(inputs, training=False)
         scores = tf.nn.softmax(logits, axis=-1)
         class_ids = tf.argmax(scores, axis=-1, output_type=tf.int64)
         return {names.SCORES_OUTPUT: scores,
                 names.CLASS_IDS_OUTPUT: class_ids,
                 names.CLASSES_OUTPUT: tf.gather(self._class_names, class_ids)}
 
-    def transform_image_feature(self, raw_image: tf.Tensor) -> tf.Tensor:
-        return self.tft_layer({self._data.image_key: raw_image})[names.IMAGE_XF]
+    def transform_input(self, raw: tf.Tensor) -> tf.Tensor:
+        """The raw image (or text) feature through Transform's graph."""
+        key = self._data.input_key
+        return self.tft_layer({key: raw})[names.XF_KEYS[self._data.modality]]
 
     def parse_raw(self, serialized: tf.Tensor, with_label: bool) -> Dict[str, tf.Tensor]:
-        keys = [self._data.image_key] + ([self._data.label_key] if with_label else [])
+        keys = [self._data.input_key] + ([self._data.label_key] if with_label else [])
         return tf.io.parse_example(serialized, {k: self._raw_spec[k] for k in keys})
+
+    def raw_feature(self, values: tf.Tensor) -> tf.Tensor:
+        """Strings [batch] as the raw feature's tensor: dense in its shape, or sparse."""
+        spec = self._raw_spec[self._data.input_key]
+        if isinstance(spec, tf.io.FixedLenFeature):
+            return tf.reshape(values, [-1] + list(spec.shape))
+        return tf.sparse.from_dense(tf.reshape(values, [-1, 1]))  # "" is no value, as in data
+
+    def serve_raw(self, values: tf.Tensor) -> Dict[str, tf.Tensor]:
+        """The raw-input signature: encoded images or texts, as clients send them."""
+        if self._data.format == "float_pixels":
+            # Transform turns float pixels into exactly such encoded bytes.
+            return self.predict_encoded(values)
+        return self.predict_encoded(self.transform_input(self.raw_feature(values)))
 
     def signatures(self):
         examples_spec = tf.TensorSpec([None], tf.string, name=names.EXAMPLES_INPUT)
-        images_spec = tf.TensorSpec([None], tf.string, name=names.IMAGES_INPUT)
-        image_shape = self._raw_spec[self._data.image_key].shape
+        raw_signature, raw_input = names.RAW_SIGNATURES[self._data.modality]
+        raw_spec = tf.TensorSpec([None], tf.string, name=raw_input)
 
         @tf.function(input_signature=[examples_spec])
         def serve_examples(examples):
-            raw = self.parse_raw(examples, with_label=False)[self._data.image_key]
-            return self.predict_encoded(self.transform_image_feature(raw))
+            raw = self.parse_raw(examples, with_label=False)[self._data.input_key]
+            return self.predict_encoded(self.transform_input(raw))
 
-        @tf.function(input_signature=[images_spec])
-        def serve_images(images):
-            if self._data.format == "float_pixels":
-                # Transform turns float pixels into exactly such encoded bytes.
-                return self.predict_encoded(images)
-            raw = tf.reshape(images, [-1] + list(image_shape))
-            return self.predict_encoded(self.transform_image_feature(raw))
+        @tf.function(input_signature=[raw_spec])
+        def serve_raw(values):
+            return self.serve_raw(values)
 
         @tf.function(input_signature=[examples_spec])
         def transform_features(examples):
@@ -74,7 +91,7 @@ class ServingModule(tf.Module):
 
         return {
             names.SERVING_EXAMPLES_SIGNATURE: serve_examples.get_concrete_function(),
-            names.SERVING_IMAGES_SIGNATURE: serve_images.get_concrete_function(),
+            raw_signature: serve_raw.get_concrete_function(),
             names.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
         }
 

@@ -93,6 +93,14 @@ def build_classifier(backbone: keras.layers.Layer, head: keras.Model,
     return SelectiveTrainingModel(images, head(features), name="classifier")
 
 
+def build_text_classifier(encoder: keras.layers.Layer,
+                          head: keras.Model) -> SelectiveTrainingModel:
+    """Texts [batch] (strings) -> logits; the encoder's dropout stays off."""
+    texts = keras.Input(shape=(), dtype=tf.string, name="texts")
+    return SelectiveTrainingModel(texts, head(encoder(texts, training=False)),
+                                  name="classifier")
+
+
 def transformer_layer_index(variable_name: str) -> Optional[int]:
     """The transformer layer a variable belongs to (hubtune's BERT encoders and TF-Hub's
     name them ``transformer_layer_<i>/`` and ``transformer/layer_<i>/``), else None."""

@@ -1,4 +1,4 @@
-"""Image and label preprocessing: Transform's ``preprocessing_fn`` and the decode step.
+"""Image, text and label preprocessing: Transform's ``preprocessing_fn`` and the decode step.
 
 Transform keeps images *encoded* (bytes pass through; float pixels become PNG), so
 transformed examples stay about the size of the raw ones.  Decoding and resizing
@@ -34,8 +34,27 @@ def encoded_images(raw_image: tf.Tensor, data: config_lib.DataConfig) -> tf.Tens
     return tf.reshape(_dense(raw_image, b""), [-1])
 
 
+def raw_texts(raw_text: tf.Tensor) -> tf.Tensor:
+    """The raw text feature as a [batch] tensor of strings: an example without a value
+    (an empty CSV cell) is the empty string, which the model scores like any text."""
+    if isinstance(raw_text, tf.SparseTensor):
+        raw_text = tf.RaggedTensor.from_sparse(raw_text)
+    if raw_text.shape.rank == 1:
+        return raw_text
+    return tf.strings.reduce_join(raw_text, axis=-1)
+
+
+def transformed_input(inputs, data: config_lib.DataConfig):
+    """{Transform's input feature: the text kept raw, or the image kept encoded}."""
+    raw = inputs[data.input_key]
+    if data.modality == config_lib.TEXT:
+        return {names.TEXT_XF: raw_texts(raw)}
+    return {names.IMAGE_XF: encoded_images(raw, data)}
+
+
 def preprocessing_fn(inputs, custom_config):
-    """TFX Transform entry point: encoded image bytes and a label vocabulary index."""
+    """TFX Transform entry point: encoded image bytes (or raw text) and a label vocabulary
+    index."""
     config = config_lib.from_custom_config(custom_config)
     data = config.data
     raw_label = inputs[data.label_key]
@@ -43,7 +62,7 @@ def preprocessing_fn(inputs, custom_config):
     if label.dtype != tf.string:
         label = tf.strings.as_string(label)
     return {
-        names.IMAGE_XF: encoded_images(inputs[data.image_key], data),
+        **transformed_input(inputs, data),
         # Ordered by each label's fingerprint, not by how often it occurs: the same labels
         # keep the same class ids from span to span.
         names.LABEL_XF: tft.compute_and_apply_vocabulary(

@@ -11,9 +11,8 @@ from absl import logging
 
 from hubtune import config as config_lib
 from hubtune.config import names
-from hubtune.trainer_module import backbone as backbone_lib
-from hubtune.trainer_module import (data, export, head_weights, hyperparameters, losses, model,
-                                    phases, training_inputs, warmup_requests)
+from hubtune.trainer_module import (data, export, head_weights, hyperparameters, losses,
+                                    modality, model, phases, training_inputs, warmup_requests)
 from hubtune.trainer_module.training_inputs import TrainingInputs
 
 
@@ -25,8 +24,8 @@ def write_history(model_run_dir: str, inputs: TrainingInputs, config: config_lib
     with open(os.path.join(model_run_dir, names.TRAINING_HISTORY_FILE), "w") as f:
         json.dump({"classes": inputs.class_names, "examples": inputs.counts,
                    "validation_percent": config.data.validation_percent,
-                   "backbone": {"handle": config.backbone.handle,
-                                "input_size": config.backbone.input_size},
+                   "modality": config.data.modality,
+                   "backbone": _backbone_summary(config),
                    "head": {"hidden_units": config.head.hidden_units,
                             "dropout": config.head.dropout},
                    "head_learning_rate": config.train.head_learning_rate,
@@ -34,6 +33,14 @@ def write_history(model_run_dir: str, inputs: TrainingInputs, config: config_lib
                    "label_smoothing": config.train.label_smoothing,
                    "embedding": embedding, "warm_started": bool(warm_started),
                    "phases": [r.__dict__ for r in results]}, f, indent=1)
+
+
+def _backbone_summary(config: config_lib.Config) -> Dict:
+    b = config.backbone
+    if config.data.modality == config_lib.TEXT:
+        return {"handle": b.handle, "preprocessor": b.preprocessor,
+                "max_seq_length": b.max_seq_length}
+    return {"handle": b.handle, "input_size": b.input_size}
 
 
 def export_model(classifier, head, inputs: TrainingInputs, config: config_lib.Config,
@@ -45,11 +52,13 @@ def export_model(classifier, head, inputs: TrainingInputs, config: config_lib.Co
     head_weights.save_head(head, inputs.class_names, serving_model_dir)
     warmup_requests.write_warmup_requests(
         serving_model_dir,
-        data.first_images(inputs.files, training_inputs.VALIDATION,
-                          warmup_requests.WARMUP_EXAMPLES, select=inputs.is_validation),
+        data.first_inputs(inputs.files, training_inputs.VALIDATION,
+                          warmup_requests.WARMUP_EXAMPLES, select=inputs.is_validation,
+                          xf_key=names.XF_KEYS[config.data.modality]),
         config.data)
     logging.info("hubtune: exported %s with signatures %s, %s", serving_model_dir,
-                 names.SERVING_EXAMPLES_SIGNATURE, names.SERVING_IMAGES_SIGNATURE)
+                 names.SERVING_EXAMPLES_SIGNATURE,
+                 names.RAW_SIGNATURES[config.data.modality][0])
 
 
 def trainer_config(fn_args) -> config_lib.Config:
@@ -71,17 +80,17 @@ def run_fn(fn_args) -> None:
     """
     config = trainer_config(fn_args)
     inputs = training_inputs.read_inputs(fn_args.transform_graph_path, fn_args.train_files,
-                                         config.data.validation_percent)
-    images = training_inputs.image_datasets(inputs, config)
+                                         config.data.validation_percent,
+                                         names.XF_KEYS[config.data.modality])
+    datasets = training_inputs.input_datasets(inputs, config)
     objective = losses.objective_for(inputs.fit_labels, len(inputs.class_names),
                                      config.train.class_weights, config.train.label_smoothing)
     keras.utils.set_random_seed(config.train.seed)  # head init, dropout, shuffling
     with phases.choose_strategy().scope():
-        backbone = backbone_lib.load_backbone(config.backbone.handle)
-        size = config.backbone.input_size
-        head = model.build_head(model.feature_dim(backbone, size), len(inputs.class_names),
-                                config.head)
-        classifier = model.build_classifier(backbone, head, size)
+        backbone = modality.load_backbone(config)
+        head = model.build_head(modality.feature_dim(backbone, config),
+                                len(inputs.class_names), config.head)
+        classifier = modality.build_classifier(backbone, head, config)
         warm_started = (config.train.warm_start
                         and head_weights.load_head(head, inputs.class_names, fn_args.base_model))
         cached: Optional[Tuple] = None
@@ -89,7 +98,7 @@ def run_fn(fn_args) -> None:
         if config.train.cache_embeddings:
             cached, embedding = training_inputs.cached_features(backbone, inputs, config,
                                                                 fn_args.model_run_dir)
-        results = phases.train_two_phases(classifier, head, backbone, images, config.train,
+        results = phases.train_two_phases(classifier, head, backbone, datasets, config.train,
                                           fn_args.model_run_dir, features=cached,
                                           objective=objective)
     write_history(fn_args.model_run_dir, inputs, config, embedding, warm_started, results)

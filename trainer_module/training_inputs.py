@@ -1,5 +1,6 @@
 """What the Trainer and the Tuner read: Transform's train split, divided into the fit and
-validation splits (``validation_split``), as image datasets or as cached embeddings.
+validation splits (``validation_split``), as image or text datasets or as cached
+embeddings.
 
 Neither reads the eval split: the pipeline's Transform writes none, so it is the
 Evaluator's alone.
@@ -16,7 +17,8 @@ import tensorflow_transform as tft
 from absl import logging
 
 from hubtune import config as config_lib
-from hubtune.trainer_module import data, embedding_cache, export, validation_split
+from hubtune.config import names
+from hubtune.trainer_module import data, embedding_cache, export, modality, validation_split
 
 TRAIN_SPLIT = "train"
 FIT, VALIDATION = "fit", "validation"
@@ -43,16 +45,16 @@ class TrainingInputs:
         return self.labels[~self.is_validation]
 
 
-def read_inputs(transform_output: str, train_files: List[str],
-                validation_percent: int) -> TrainingInputs:
-    """The train split and its validation share; refuses fewer than 2 classes or an empty
-    split, naming the fix."""
+def read_inputs(transform_output: str, train_files: List[str], validation_percent: int,
+                xf_key: str = names.IMAGE_XF) -> TrainingInputs:
+    """The train split (examples keyed by their ``xf_key`` feature) and its validation
+    share; refuses fewer than 2 classes or an empty split, naming the fix."""
     tf_transform_output = tft.TFTransformOutput(transform_output)
     class_names = export.class_names(tf_transform_output)
     if len(class_names) < 2:
         raise ValueError(f"the training data has {len(class_names)} class(es) {class_names}: "
                          "a classifier needs at least 2 labels")
-    keys, labels = data.example_keys(train_files, TRAIN_SPLIT)
+    keys, labels = data.example_keys(train_files, TRAIN_SPLIT, xf_key)
     is_validation = validation_split.validation_mask(keys, labels, validation_percent)
     if not is_validation.any():
         raise data.EmptySplitError(
@@ -65,12 +67,12 @@ def read_inputs(transform_output: str, train_files: List[str],
     return inputs
 
 
-def image_datasets(inputs: TrainingInputs, config: config_lib.Config
+def input_datasets(inputs: TrainingInputs, config: config_lib.Config
                    ) -> Tuple[tf.data.Dataset, tf.data.Dataset]:
-    """(fit, validation) image datasets: the fit one shuffled and augmented."""
-    return (data.image_dataset(inputs.files, FIT, inputs.feature_spec, config, training=True,
+    """(fit, validation) image or text datasets: the fit one shuffled (images augmented)."""
+    return (data.input_dataset(inputs.files, FIT, inputs.feature_spec, config, training=True,
                                select=~inputs.is_validation),
-            data.image_dataset(inputs.files, VALIDATION, inputs.feature_spec, config,
+            data.input_dataset(inputs.files, VALIDATION, inputs.feature_spec, config,
                                training=False, select=inputs.is_validation))
 
 
@@ -81,7 +83,7 @@ def cached_features(backbone, inputs: TrainingInputs, config: config_lib.Config,
     store = embedding_cache.EmbeddingCache(
         config.train.embedding_cache_dir or os.path.join(cache_root,
                                                          config_lib.EMBEDDING_CACHE_DIR),
-        embedding_cache.cache_key(config.backbone.handle, config.backbone.input_size))
+        modality.cache_key(config))
     started = time.perf_counter()
     feats, labels, embedded = embedding_cache.embed_split(
         backbone, store, inputs.files, TRAIN_SPLIT, inputs.feature_spec, config,

@@ -20,8 +20,9 @@ from absl import logging
 from tfx.v1.components import TunerFnResult
 
 from hubtune import config as config_lib
-from hubtune.trainer_module import (backbone as backbone_lib, feature_head_loop,
-                                    hyperparameters, losses, model, training_inputs)
+from hubtune.config import names
+from hubtune.trainer_module import (feature_head_loop, hyperparameters, losses, modality, model,
+                                    training_inputs)
 
 OBJECTIVE = "val_loss"
 PROJECT_NAME = "hubtune_tuner"
@@ -43,9 +44,9 @@ class Candidate:
 def embed_candidate(candidate: config_lib.BackboneConfig, inputs, config: config_lib.Config,
                     cache_root: str) -> Candidate:
     try:
-        backbone = backbone_lib.load_backbone(candidate.handle)
+        config = dataclasses.replace(config, backbone=candidate)
         features, report = training_inputs.cached_features(
-            backbone, inputs, dataclasses.replace(config, backbone=candidate), cache_root)
+            modality.load_backbone(config), inputs, config, cache_root)
     except Exception as e:  # noqa: BLE001 - any failure skips the candidate, with its reason
         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
         logging.warning("hubtune: tuner: skipping backbone %s: %s", candidate.handle, reason)
@@ -102,7 +103,8 @@ def tuner_fn(fn_args) -> TunerFnResult:
     """Embeds every candidate, then returns the search over backbone and head settings."""
     config = config_lib.from_custom_config(fn_args.custom_config)
     inputs = training_inputs.read_inputs(fn_args.transform_graph_path, fn_args.train_files,
-                                         config.data.validation_percent)
+                                         config.data.validation_percent,
+                                         names.XF_KEYS[config.data.modality])
     candidates = [embed_candidate(c, inputs, config, fn_args.working_dir)
                   for c in hyperparameters.candidates(config)]
     usable = [c.backbone.handle for c in candidates if not c.skipped]

@@ -21,7 +21,8 @@ WARMUP_EXAMPLES = 4
 
 
 def raw_example(encoded: bytes, data: config_lib.DataConfig) -> tf.train.Example:
-    """A tf.Example in the raw data's format holding one image (as ``serving_default`` takes)."""
+    """A tf.Example in the raw data's format holding one image or text (as
+    ``serving_default`` takes)."""
     if data.format == "float_pixels":
         p = data.pixels
         pixels = tf.io.decode_png(encoded, channels=p.channels).numpy().astype(np.float32)
@@ -29,7 +30,7 @@ def raw_example(encoded: bytes, data: config_lib.DataConfig) -> tf.train.Example
         feature = tf.train.Feature(float_list=tf.train.FloatList(value=values.tolist()))
     else:
         feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded]))
-    return tf.train.Example(features=tf.train.Features(feature={data.image_key: feature}))
+    return tf.train.Example(features=tf.train.Features(feature={data.input_key: feature}))
 
 
 def _log(signature: str, input_name: str, values: List[bytes]) -> prediction_log_pb2.PredictionLog:
@@ -40,13 +41,15 @@ def _log(signature: str, input_name: str, values: List[bytes]) -> prediction_log
 
 
 def warmup_logs(images: List[bytes], data: config_lib.DataConfig) -> List[prediction_log_pb2.PredictionLog]:
-    """One single-image request per image for each signature, and one batched request each."""
+    """One single-input request per image (or text) for each signature, and one batched
+    request each."""
+    raw_signature, raw_input = names.RAW_SIGNATURES[data.modality]
     examples = [raw_example(im, data).SerializeToString() for im in images]
     logs = []
     for image, example in zip(images, examples):
-        logs.append(_log(names.SERVING_IMAGES_SIGNATURE, names.IMAGES_INPUT, [image]))
+        logs.append(_log(raw_signature, raw_input, [image]))
         logs.append(_log(names.SERVING_EXAMPLES_SIGNATURE, names.EXAMPLES_INPUT, [example]))
-    logs.append(_log(names.SERVING_IMAGES_SIGNATURE, names.IMAGES_INPUT, images))
+    logs.append(_log(raw_signature, raw_input, images))
     logs.append(_log(names.SERVING_EXAMPLES_SIGNATURE, names.EXAMPLES_INPUT, examples))
     return logs
 

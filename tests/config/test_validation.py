@@ -12,8 +12,8 @@ def test_out_of_range_value_names_the_key(valid_raw):
 
 
 def test_bad_format_lists_the_choices(valid_raw):
-    valid_raw["data"]["format"] = "csv"
-    with pytest.raises(config_lib.ConfigError, match="tfrecord, image_folder, float_pixels"):
+    valid_raw["data"]["format"] = "parquet"
+    with pytest.raises(config_lib.ConfigError, match="tfrecord, image_folder, float_pixels, csv"):
         config_lib.from_dict(valid_raw)
 
 
