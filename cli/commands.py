@@ -30,6 +30,11 @@ def _quiet_tensorflow() -> None:
 def cmd_run(args) -> int:
     config = config_lib.load(args.config, args.set)
     print(f"full logs: {_log_path(config.pipeline_root)}")
+    if config.data.modality == config_lib.TEXT:
+        b = config.backbone
+        print(f"text in '{config.data.text_key}': encoder {b.handle}"
+              + (f" with preprocessor {b.preprocessor}" if b.preprocessor else "")
+              + f", max_seq_length {b.max_seq_length}")
     with console.quiet_console(_log_path(config.pipeline_root), args.verbose) as out:
         from hubtune.demo.walkthrough import run_and_print
         run_and_print(config, out)
@@ -220,9 +225,51 @@ def _predict_tflite(args, images) -> int:
     return 0
 
 
+def _texts_to_predict(args) -> list:
+    """``--text`` values, then the lines of ``--text-file`` (blank lines skipped)."""
+    texts = list(args.text)
+    if args.text_file:
+        try:
+            with open(args.text_file, encoding="utf-8") as f:
+                texts += [line.rstrip("\n") for line in f if line.strip()]
+        except UnicodeDecodeError as e:
+            raise config_lib.ConfigError(f"--text-file {args.text_file} is not UTF-8 "
+                                         f"(byte {e.start}); re-encode it") from e
+    return texts
+
+
+def _client(args):
+    from hubtune.serving.client import GrpcClient, RestClient
+    if not args.model_name:
+        raise config_lib.ConfigError("--model-name is required with --url or --grpc")
+    return (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
+            else RestClient(args.url, args.model_name, timeout=args.timeout))
+
+
+def _predict_texts(args, texts) -> int:
+    from hubtune.serving.client import ServingError
+    if args.tflite or args.images:
+        raise config_lib.ConfigError("--text/--text-file go to a served text model (--url or "
+                                     "--grpc), without image files or --tflite")
+    try:
+        out = _client(args).predict_texts(texts, version=args.version)
+    except ServingError as e:
+        print(f"hubtune: the server answered {e}", file=sys.stderr)
+        return 1
+    shown = [t if len(t) <= 60 else t[:57] + "..." for t in texts]
+    _print_top([json.dumps(t, ensure_ascii=False) for t in shown], out["classes"],
+               out["scores"], args.top)
+    return 0
+
+
 def cmd_predict(args) -> int:
     from hubtune.serving import image_limits
-    from hubtune.serving.client import GrpcClient, RestClient, ServingError
+    from hubtune.serving.client import ServingError
+    texts = _texts_to_predict(args)
+    if texts:
+        return _predict_texts(args, texts)
+    if not args.images:
+        raise config_lib.ConfigError("give image files, --text or --text-file")
     images = []
     for path in args.images:
         with open(path, "rb") as f:
@@ -235,12 +282,8 @@ def cmd_predict(args) -> int:
             return EXIT_CONFIG_ERROR
     if args.tflite:
         return _predict_tflite(args, images)
-    if not args.model_name:
-        raise config_lib.ConfigError("--model-name is required with --url or --grpc")
-    client = (GrpcClient(args.grpc, args.model_name, timeout=args.timeout) if args.grpc
-              else RestClient(args.url, args.model_name, timeout=args.timeout))
     try:
-        out = client.predict_images(images, version=args.version)
+        out = _client(args).predict_images(images, version=args.version)
     except ServingError as e:
         print(f"hubtune: the server answered {e}", file=sys.stderr)
         return 1

@@ -140,8 +140,8 @@ def _add_serving_commands(sub) -> None:
     serve_command.add_arguments(serve)
     serve.set_defaults(func=commands.cmd_serve)
 
-    predict = sub.add_parser("predict", help="classify images through TF Serving (REST or "
-                             "gRPC) or a TFLite file")
+    predict = sub.add_parser("predict", help="classify images or texts through TF Serving "
+                             "(REST or gRPC), or images with a TFLite file")
     target = predict.add_mutually_exclusive_group(required=True)
     target.add_argument("--tflite", help="a .tflite file from hubtune (labels.txt beside it)")
     target.add_argument("--url", help="REST base URL, e.g. http://localhost:8501")
@@ -149,11 +149,14 @@ def _add_serving_commands(sub) -> None:
     predict.add_argument("--model-name", help="served model name (REST and gRPC)")
     predict.add_argument("--version", type=int, default=None)
     predict.add_argument("--timeout", type=float, default=10.0)
-    predict.add_argument("--top", type=int, default=3, help="scores shown per image")
+    predict.add_argument("--top", type=int, default=3, help="scores shown per input")
     predict.add_argument("--max-image-pixels", type=int,
                          default=serving_defaults.DEFAULT_MAX_IMAGE_PIXELS,
                          help="refuse (before sending) images whose header declares more")
-    predict.add_argument("images", nargs="+", help="PNG/JPEG files")
+    predict.add_argument("--text", action="append", default=[], metavar="TEXT",
+                         help="a text to classify (serving_text; repeat for several)")
+    predict.add_argument("--text-file", help="a UTF-8 file of texts to classify, one per line")
+    predict.add_argument("images", nargs="*", help="PNG/JPEG files")
     predict.set_defaults(func=commands.cmd_predict)
 
 

@@ -3,7 +3,8 @@
 TFX's ExampleValidator only records anomalies and lets Transform and the Trainer
 go on.  This component runs the same TFDV validation, then also reads every
 example to check that its image decodes (or that float pixels have the
-configured length, or that its text is one UTF-8 string) and that no split is empty.  With a curated schema (``data.schema``)
+configured length, or that its text is one UTF-8 string) and that no split is
+empty.  With a curated schema (``data.schema``)
 and the statistics of the last validated run (``previous_statistics``), it also runs
 TFDV's drift comparator on the label distribution of the train split (an L-infinity
 threshold, ``data.max_label_drift``).  Any problem raises

@@ -1,9 +1,10 @@
-"""The files a Config names: data patterns, image folders, the backbone handle."""
+"""The files a Config names: data patterns, image folders, CSV files, the backbone handle."""
 
 import glob
 import os
 from typing import List
 
+from hubtune.config.csv_files import check_csv_file
 from hubtune.config.sections import Config, ConfigError, IMAGE_EXTENSIONS, SPAN
 
 
@@ -42,6 +43,9 @@ def check_paths(c: Config) -> None:
             what = ("no <class>/<image>.png|jpg files" if c.data.format == "image_folder"
                     else "no files match")
             raise ConfigError(f"'data.{key}': {what}: {value}")
+        if c.data.format == "csv":
+            for path in data_files(value, c.data.format):
+                check_csv_file(path, c.data)
     handle = c.backbone.handle
     # tune.backbones are not checked here: a candidate that fails to load is skipped by the
     # Tuner, with the reason in its trial table.
@@ -50,6 +54,10 @@ def check_paths(c: Config) -> None:
             raise ConfigError(f"'backbone.handle': no SavedModel at {handle} (expected "
                               f"{os.path.join(handle, 'saved_model.pb')}); export the demo "
                               "backbone with `hubtune backbone export --out DIR`")
+    preprocessor = c.backbone.preprocessor
+    if preprocessor and not is_remote(preprocessor) and not os.path.isfile(
+            os.path.join(preprocessor, "saved_model.pb")):
+        raise ConfigError(f"'backbone.preprocessor': no SavedModel at {preprocessor}")
     schema = c.data.schema
     if schema and not is_remote(schema) and not os.path.isfile(schema):
         raise ConfigError(f"'data.schema': no schema file at {schema}; write it with "

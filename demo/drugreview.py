@@ -52,6 +52,17 @@ def reviews(split: str) -> Tuple[List[str], List[str]]:
     return [clean(r[TEXT_COLUMN]) for r in rows], [r[LABEL_COLUMN] for r in rows]
 
 
+def write_csv(path: str, texts: List[str], labels: List[str]) -> str:
+    """A CSV with a header row (``review``, ``rating``), as ``data.format: csv`` reads it:
+    fields holding commas, quotes or newlines are quoted."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow([TEXT_COLUMN, LABEL_COLUMN])
+        writer.writerows(zip(texts, labels))
+    return path
+
+
 @dataclasses.dataclass
 class Scores:
     """A model's test accuracy and macro-F1, and the settings cross-validation chose."""

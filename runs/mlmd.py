@@ -20,7 +20,7 @@ from hubtune.pipeline.pipeline import (EDGE_EXPORTER_ID, EVALUATOR_ID, INFRA_VAL
 
 OVERALL = "overall"
 STATE_NAMES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
-EXAMPLE_GEN_NODES = ("ImportExampleGen", "ImageFolderExampleGen")
+EXAMPLE_GEN_NODES = ("ImportExampleGen", "ImageFolderExampleGen", "CsvExampleGen")
 _EXECUTION_RESULT = "__execution_result__"
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ", re.MULTILINE)
 

@@ -15,9 +15,11 @@ from typing import Callable, Dict, List, Optional, TypeVar
 
 import numpy as np
 
+from hubtune.config import names
+
 DEFAULT_TIMEOUT_SECONDS = 10.0
-IMAGES_SIGNATURE = "serving_images"
-IMAGES_INPUT = "images"
+IMAGES_SIGNATURE = names.SERVING_IMAGES_SIGNATURE
+IMAGES_INPUT = names.IMAGES_INPUT
 T = TypeVar("T")
 
 
@@ -106,6 +108,14 @@ class RestClient:
                        signature: str = IMAGES_SIGNATURE) -> Dict[str, np.ndarray]:
         return self.predict_strings(images, signature, version)
 
+    def predict_texts(self, texts: List[str], version: Optional[int] = None,
+                      signature: str = names.SERVING_TEXT_SIGNATURE) -> Dict[str, np.ndarray]:
+        """Texts sent as JSON strings: ``{"signature_name": "serving_text", "instances":
+        ["...", ...]}``."""
+        rows = self.predict({"signature_name": signature, "instances": list(texts)},
+                            version)["predictions"]
+        return {key: np.array([row[key] for row in rows]) for key in rows[0]}
+
     def status(self, version: Optional[int] = None) -> List[dict]:
         return self._request(self._url(version))["model_version_status"]
 
@@ -160,6 +170,11 @@ class GrpcClient:
     def predict_images(self, images: List[bytes], version: Optional[int] = None,
                        signature: str = IMAGES_SIGNATURE) -> Dict[str, np.ndarray]:
         return self.predict_strings(IMAGES_INPUT, images, signature, version)
+
+    def predict_texts(self, texts: List[str], version: Optional[int] = None,
+                      signature: str = names.SERVING_TEXT_SIGNATURE) -> Dict[str, np.ndarray]:
+        return self.predict_strings(names.TEXTS_INPUT, [t.encode("utf-8") for t in texts],
+                                    signature, version)
 
     def status(self, version: Optional[int] = None):
         from tensorflow_serving.apis import get_model_status_pb2

@@ -132,6 +132,14 @@ def minilm_embedding(tmp_path_factory) -> str:
     return minilm.export(str(tmp_path_factory.mktemp("minilm") / "embedding"), "embedding")
 
 
+@pytest.fixture(scope="session")
+def minilm_bert_pair(tmp_path_factory) -> tuple:
+    """all-MiniLM-L6-v2 as a TF-Hub BERT encoder and its preprocessor: (encoder, preprocessor)."""
+    from hubtune.backbones import minilm
+    out = tmp_path_factory.mktemp("minilm") / "bert-pair"
+    return minilm.export(str(out), "bert-pair"), str(out / "preprocessor")
+
+
 def random_images(n: int, size: int = 12, channels: int = 3, seed: int = 0):
     rng = np.random.default_rng(seed)
     shape = (n, size, size, channels) if channels > 1 else (n, size, size)

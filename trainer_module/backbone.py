@@ -62,6 +62,7 @@ class TextEncoder(keras.layers.Layer):
                 raise ValueError(f"'backbone.preprocessor' {backbone.preprocessor} lacks "
                                  f"{', '.join(missing)}: it must be a TF-Hub BERT "
                                  "preprocessing model (tokenize, bert_pack_inputs)")
+            self.preprocessor = preprocessor  # tracked: its vocabulary table is exported too
             self.tokenize = hub.KerasLayer(preprocessor.tokenize, name="tokenize")
             self.pack = hub.KerasLayer(preprocessor.bert_pack_inputs, name="pack",
                                        arguments={"seq_length": backbone.max_seq_length})

@@ -107,7 +107,8 @@ def image_dataset(file_patterns: Iterable[str], split: str, feature_spec, config
         image = preprocessing.decode_image(tf.reshape(parsed[names.IMAGE_XF], []), size)
         return image, tf.reshape(parsed[names.LABEL_XF], [])
 
-    ds = _records(file_patterns, split, config, training, select).map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
+    ds = _records(file_patterns, split, config, training, select)
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE).batch(config.train.batch_size)
     augmenter = build_augmenter(config.train.augmentation, config.train.seed) if training else None
     if augmenter is not None:
         ds = ds.map(lambda x, y: (augmenter(x, training=True), y), num_parallel_calls=AUTOTUNE)

@@ -39,8 +39,8 @@ class ServingModule(tf.Module):
 
     def predict_encoded(self, encoded: tf.Tensor) -> Dict[str, tf.Tensor]:
         """Transformed inputs (encoded images, or texts) -> the outputs every signature has."""
-        inputs = encoded if self._text else preprocessing.decode_images(encoded,
-                                                                         self._input_size)
+        inputs = (encoded if self._text
+                  else preprocessing.decode_images(encoded, self._input_size))
         logits = self.classifier(inputs, training=False)
         scores = tf.nn.softmax(logits, axis=-1)
         class_ids = tf.argmax(scores, axis=-1, output_type=tf.int64)

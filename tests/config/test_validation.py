@@ -57,3 +57,47 @@ def test_tflite_variants_are_checked_by_name(valid_raw):
     valid_raw["tflite"] = {"variants": ["int8"], "calibration_examples": 0}
     with pytest.raises(config_lib.ConfigError, match="tflite.calibration_examples"):
         config_lib.from_dict(valid_raw)
+
+
+def test_text_key_makes_the_config_a_text_one(valid_raw):
+    valid_raw["data"].update({"format": "csv", "text_key": "review"})
+    config = config_lib.from_dict(valid_raw)
+    assert config.data.modality == config_lib.TEXT and config.data.input_key == "review"
+    assert config.data.image_key is None
+    assert config.backbone.max_seq_length == 128
+    # It survives the trip through TFX custom_config.
+    again = config_lib.from_custom_config(
+        config_lib.to_custom_config(config, config_lib.TRAINER_SECTIONS))
+    assert again.data.modality == config_lib.TEXT and again.data.image_key is None
+
+
+def test_images_stay_the_default_modality(valid_raw):
+    config = config_lib.from_dict(valid_raw)
+    assert config.data.modality == config_lib.IMAGE and config.data.input_key == "image"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"image_key": "image", "text_key": "review"}, "set only one of 'data.image_key'"),
+    ({"image_key": "", "text_key": ""}, "neither is set"),
+    ({"format": "image_folder", "text_key": "review"}, "holds images, but 'data.text_key'"),
+    ({"format": "csv"}, "'data.format' csv is for text"),
+])
+def test_modality_mistakes_are_refused_before_anything_runs(valid_raw, data, message):
+    valid_raw["data"].update(data)
+    with pytest.raises(config_lib.ConfigError, match=message.replace(".", r"\.")):
+        config_lib.from_dict(valid_raw)
+
+
+def test_text_only_and_image_only_settings_are_refused_on_the_other_modality(valid_raw):
+    valid_raw["backbone"]["preprocessor"] = "/x/preprocessor"
+    with pytest.raises(config_lib.ConfigError, match="preprocessor' is a text model"):
+        config_lib.from_dict(valid_raw)
+    del valid_raw["backbone"]["preprocessor"]
+    valid_raw["data"].update({"format": "csv", "text_key": "review"})
+    valid_raw["tflite"] = {"variants": ["int8"]}
+    with pytest.raises(config_lib.ConfigError, match="tflite.variants"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["tflite"] = {"variants": []}
+    valid_raw["backbone"]["max_seq_length"] = 4
+    with pytest.raises(config_lib.ConfigError, match="max_seq_length"):
+        config_lib.from_dict(valid_raw)
