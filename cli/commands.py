@@ -44,6 +44,8 @@ def cmd_run(args) -> int:
 def cmd_demo(args) -> int:
     from hubtune.demo import walkthrough
     workdir = os.path.abspath(args.workdir)
+    if args.task == "text":
+        return _text_demo(os.path.join(workdir, "text"), args)
     if args.spans:
         workdir = os.path.join(workdir, f"spans-{args.spans}")
     elif args.budget != "short":
@@ -56,6 +58,15 @@ def cmd_demo(args) -> int:
             walkthrough.run_spans_demo(workdir, args.spans, args.limit, args.set, out)
         else:
             walkthrough.run_demo(workdir, args.limit, args.set, out, budget=args.budget)
+    return 0
+
+
+def _text_demo(workdir: str, args) -> int:
+    from hubtune.demo import text_demo
+    log_path = _log_path(os.path.join(workdir, "pipeline_root"))
+    print(f"hubtune demo --task text in {workdir} (full logs: {log_path})")
+    with console.quiet_console(log_path, args.verbose) as out:
+        text_demo.run_text_demo(workdir, args.set, out)
     return 0
 
 
@@ -91,7 +102,8 @@ def cmd_report(args) -> int:
     from hubtune.report import html_report
     from hubtune.runs import run_details
     run_id = None if args.run == "latest" else args.run
-    html_text = html_report.render(run_details.run_details(config.metadata_path, run_id), config)
+    html_text = html_report.render(
+        run_details.run_details(config.metadata_path, run_id, config.data), config)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:
         f.write(html_text)

@@ -32,7 +32,11 @@ def _add_pipeline_commands(sub) -> None:
                      help="stream TFX/Beam/TF logs instead of writing them to the log file")
     run.set_defaults(func=commands.cmd_run)
 
-    demo = sub.add_parser("demo", help="run the embedded ELPV demo end to end")
+    demo = sub.add_parser("demo", help="run the embedded ELPV (image) or drug review (text) "
+                          "demo end to end")
+    demo.add_argument("--task", choices=("image", "text"), default="image",
+                      help="image: ELPV solar cells with EfficientNet-Lite (make demo); text: "
+                      "3-class sentiment of drug reviews with MiniLM")
     demo.add_argument("--workdir", default=commands.DEFAULT_DEMO_DIR)
     demo.add_argument("--limit", type=int, default=None,
                       help="use a stratified subset of this many images")

@@ -2,11 +2,13 @@
 
 The same head and phase-1 recipe as the pipeline (``transfer_comparison``'s
 ``frozen_head_predictions``: validation share of train by content hash, early
-stopping on it) on the sentence embeddings of a text-embedding backbone: the
-pretrained MiniLM, or the same architecture randomly initialised.  Scored once on
-the test split, with accuracy and macro-F1.
+stopping on it) on the sentence embeddings of the configured text encoder (either
+TF-Hub contract, loaded as the Trainer loads it): the pretrained MiniLM, or the same
+architecture randomly initialised.  Scored once on the test split, with accuracy and
+macro-F1.
 """
 
+import dataclasses
 import time
 from typing import Dict, List, Tuple
 
@@ -15,14 +17,14 @@ import tensorflow as tf
 
 from hubtune import config as config_lib
 from hubtune.demo import drugreview, transfer_comparison
-from hubtune.trainer_module import backbone as backbone_lib
+from hubtune.trainer_module import modality
 
 EMBED_BATCH = 32
 
 
-def embed_texts(handle: str, texts: List[str]) -> Tuple[np.ndarray, float]:
-    """(embeddings [n, dim], texts per second) of a text-embedding backbone, in batches."""
-    layer = backbone_lib.load_backbone(handle)
+def embed_texts(config: config_lib.Config, texts: List[str]) -> Tuple[np.ndarray, float]:
+    """(embeddings [n, dim], texts per second) of the configured text encoder, in batches."""
+    layer = modality.load_backbone(config)
     forward = tf.function(lambda batch: layer(batch, training=False))
     forward(tf.constant(texts[:2]))  # traced once, outside the timing
     started = time.perf_counter()
@@ -37,13 +39,13 @@ def text_keys(texts: List[str]) -> np.ndarray:
                       tf.uint64).numpy()
 
 
-def frozen_head_scores(handle: str, config: config_lib.Config,
+def frozen_head_scores(config: config_lib.Config,
                        train: Tuple[List[str], List[str]], test: Tuple[List[str], List[str]],
                        log_dir: str) -> Tuple[drugreview.Scores, float]:
-    """(test accuracy / macro-F1 of the head on frozen ``handle`` embeddings, texts/s)."""
+    """(test accuracy / macro-F1 of the head on frozen embeddings, texts/s)."""
     classes = sorted(set(train[1]))
     index = {c: i for i, c in enumerate(classes)}
-    features, speed = embed_texts(handle, train[0] + test[0])
+    features, speed = embed_texts(config, train[0] + test[0])
     x, test_x = features[:len(train[0])], features[len(train[0]):]
     y = np.array([index[label] for label in train[1]])
     predicted = transfer_comparison.frozen_head_predictions(
@@ -51,9 +53,16 @@ def frozen_head_scores(handle: str, config: config_lib.Config,
     return drugreview.score(test[1], [classes[i] for i in predicted], {}), speed
 
 
-def compare(handles: Dict[str, str], config: config_lib.Config,
+def compare(configs: Dict[str, config_lib.Config],
             log_dir: str) -> Dict[str, Tuple[drugreview.Scores, float]]:
-    """{label: (scores, texts/s)} for each text-embedding backbone, on the drug reviews."""
+    """{label: (scores, texts/s)} for each configured text encoder, on the drug reviews."""
     train, test = drugreview.reviews("train"), drugreview.reviews("test")
-    return {label: frozen_head_scores(handle, config, train, test, f"{log_dir}/{n}")
-            for n, (label, handle) in enumerate(handles.items())}
+    return {label: frozen_head_scores(config, train, test, f"{log_dir}/{n}")
+            for n, (label, config) in enumerate(configs.items())}
+
+
+def with_encoder(config: config_lib.Config, handle: str,
+                 preprocessor: str = "") -> config_lib.Config:
+    """``config`` with another text encoder (and its preprocessor, for a BERT encoder)."""
+    backbone = dataclasses.replace(config.backbone, handle=handle, preprocessor=preprocessor)
+    return dataclasses.replace(config, backbone=backbone)

@@ -7,8 +7,10 @@ from typing import Iterable, List, Optional, Sequence
 from hubtune import config as config_lib
 from hubtune.pipeline import evaluator_config
 from hubtune.report import plots
-from hubtune.runs import formatting, mlmd
+from hubtune.runs import formatting, mlmd, run_details
 from hubtune.runs.run_details import RunDetails
+
+TEXT_SHOWN = 300  # characters of a misclassified text shown
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1050px;color:#222}
@@ -113,9 +115,26 @@ def _evaluation(details: RunDetails) -> str:
     out = _table(("slice", "examples", "accuracy", "baseline accuracy", "change", "loss"),
                  rows, numeric=(1, 2, 3, 4, 5))
     if details.confusion is not None:
-        out += "<h3>Confusion matrix (overall)</h3>" + _image(
+        out += _class_scores(details) + "<h3>Confusion matrix (overall)</h3>" + _image(
             plots.confusion_matrix(details.confusion, details.class_names), "confusion matrix")
+    if details.misclassified:
+        out += "<h3>Misclassified eval texts (a few)</h3>" + _table(
+            ("text", "label", "predicted", "score"),
+            [(_esc(m.text if len(m.text) <= TEXT_SHOWN else m.text[:TEXT_SHOWN] + "…"),
+              _esc(m.label), _esc(m.predicted), _num(m.score)) for m in details.misclassified],
+            numeric=(3,))
     return out
+
+
+def _class_scores(details: RunDetails) -> str:
+    scores = run_details.class_scores(details.confusion, details.class_names)
+    rows = [(_esc(s.name), _num(s.precision), _num(s.recall), _num(s.f1), s.support)
+            for s in scores]
+    macro = sum(s.f1 for s in scores) / len(scores) if scores else 0.0
+    return ("<h3>Per class (overall)</h3>"
+            + _table(("class", "precision", "recall", "F1", "eval examples"), rows,
+                     numeric=(1, 2, 3, 4))
+            + f"<p>macro-F1 {macro:.4f}</p>")
 
 
 def _data(details: RunDetails, config: config_lib.Config) -> str:

@@ -14,11 +14,17 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+from hubtune import config as config_lib
+from hubtune.config import names
 from hubtune.config.names import TRAINING_HISTORY_FILE
 from hubtune.pipeline.pipeline import VALIDATOR_ID
 from hubtune.runs import mlmd
 
 CONFUSION_PLOT = "multi_class_confusion_matrix_plot"
+EVAL_SPLIT = "eval"
+MISCLASSIFIED_SHOWN = 5      # eval texts the report shows that the candidate got wrong
+MISCLASSIFIED_SCANNED = 512  # of the eval split's first texts
+MISCLASSIFIED_BATCH = 32
 BINARY_VALUE = "__BYTES_VALUE__"
 
 
@@ -46,6 +52,73 @@ class RunDetails:
     anomalies: Dict[str, List[str]] = dataclasses.field(default_factory=dict)  # split -> lines
     confusion: Optional[np.ndarray] = None  # [actual, predicted] counts, overall slice
     class_names: List[str] = dataclasses.field(default_factory=list)
+    misclassified: List["Misclassified"] = dataclasses.field(default_factory=list)  # text runs
+
+
+@dataclasses.dataclass
+class Misclassified:
+    """An eval text the candidate got wrong: what it says, its label, the answer."""
+    text: str
+    label: str
+    predicted: str
+    score: float
+
+
+@dataclasses.dataclass
+class ClassScores:
+    name: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def class_scores(confusion: np.ndarray, class_names: List[str]) -> List[ClassScores]:
+    """Per-class precision, recall and F1 from an [actual, predicted] confusion matrix
+    (0 where a class was never predicted or never occurs)."""
+    hits = np.diag(confusion)
+    predicted, actual = confusion.sum(axis=0), confusion.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, actual, out=np.zeros_like(hits), where=actual > 0)
+    total = precision + recall
+    f1 = np.divide(2 * precision * recall, total, out=np.zeros_like(hits), where=total > 0)
+    return [ClassScores(name, float(p), float(r), float(f), int(n))
+            for name, p, r, f, n in zip(class_names, precision, recall, f1, actual)]
+
+
+def _label_text(feature) -> str:
+    values = list(feature.bytes_list.value) or list(feature.int64_list.value)
+    return ", ".join(v.decode(errors="replace") if isinstance(v, bytes) else str(v)
+                     for v in values)
+
+
+def misclassified_texts(model_uri: str, examples_uri: str, data: config_lib.DataConfig,
+                        limit: int = MISCLASSIFIED_SHOWN,
+                        scanned: int = MISCLASSIFIED_SCANNED) -> List[Misclassified]:
+    """The first ``limit`` of the eval split's first ``scanned`` texts that the Trainer's
+    model classifies wrongly (its ``serving_default`` on the raw tf.Examples)."""
+    split = _split_dirs(examples_uri).get(EVAL_SPLIT)
+    if not split:
+        return []
+    records = [r.numpy() for r in tf.data.TFRecordDataset(
+        sorted(glob.glob(os.path.join(split, "*"))), compression_type="GZIP").take(scanned)]
+    serve = tf.saved_model.load(os.path.join(model_uri, "Format-Serving")).signatures[
+        names.SERVING_EXAMPLES_SIGNATURE]
+    wrong = []
+    for start in range(0, len(records), MISCLASSIFIED_BATCH):
+        batch = records[start:start + MISCLASSIFIED_BATCH]
+        out = serve(examples=tf.constant(batch))
+        for record, cls, scores in zip(batch, out[names.CLASSES_OUTPUT].numpy(),
+                                       out[names.SCORES_OUTPUT].numpy()):
+            features = tf.train.Example.FromString(record).features.feature
+            label, predicted = _label_text(features[data.label_key]), cls.decode()
+            if label != predicted:
+                text = b"".join(features[data.text_key].bytes_list.value)
+                wrong.append(Misclassified(text.decode(errors="replace"), label, predicted,
+                                           float(scores.max())))
+            if len(wrong) == limit:
+                return wrong
+    return wrong
 
 
 def _split_dirs(uri: Optional[str]) -> Dict[str, str]:
@@ -135,7 +208,9 @@ def read_history(model_run_uri: Optional[str]) -> Optional[Dict]:
         return json.load(f)
 
 
-def run_details(sqlite_path: str, run_id: Optional[str] = None) -> RunDetails:
+def run_details(sqlite_path: str, run_id: Optional[str] = None,
+                data: Optional[config_lib.DataConfig] = None) -> RunDetails:
+    """The run's details; for text data (``data``) also a few misclassified eval texts."""
     outcome = mlmd.run_outcome(sqlite_path, run_id)
     details = RunDetails(outcome=outcome)
     details.history = read_history(outcome.uris.get("Trainer/ModelRun"))
@@ -143,4 +218,8 @@ def run_details(sqlite_path: str, run_id: Optional[str] = None) -> RunDetails:
     details.statistics = read_statistics(outcome.uris.get("StatisticsGen/ExampleStatistics"))
     details.anomalies = read_anomalies(outcome.uris.get(f"{VALIDATOR_ID}/ExampleAnomalies"))
     details.confusion = read_confusion(outcome.evaluation_uri, len(details.class_names))
+    examples = next((outcome.uris[f"{node}/Examples"] for node in mlmd.EXAMPLE_GEN_NODES
+                     if f"{node}/Examples" in outcome.uris), None)
+    if data is not None and data.modality == config_lib.TEXT and outcome.model_uri and examples:
+        details.misclassified = misclassified_texts(outcome.model_uri, examples, data)
     return details

@@ -5,6 +5,7 @@ No mocks: CsvExampleGen, TFDV, Transform, the Trainer's two phases, the Evaluato
 serving check in a fresh ``hubtune serve``, the Pusher, then REST and gRPC on loopback.
 """
 
+import html
 import json
 import os
 
@@ -183,3 +184,19 @@ def test_predict_cli_classifies_texts_and_a_text_file(text_run, tmp_path):
     assert [line.split(":")[0] for line in lines] == [
         '"It worked"', '"Great, it helped a lot"', '"Awful side effects"']
     assert all(line.split(": ")[1].split()[0] in CLASSES for line in lines)
+
+
+def test_report_shows_per_class_scores_and_misclassified_texts(text_run, tmp_path):
+    config, path, _, outcome = text_run
+    out = tmp_path / "report.html"
+    result = run_hubtune("report", "--config", path, "--output", str(out), timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    page = out.read_text()
+    assert "Per class (overall)" in page and "macro-F1" in page
+    assert "Misclassified eval texts" in page
+    eval_texts, eval_labels = balanced("test", EVAL_PER_CLASS)
+    # Accuracy below 1: some eval text was shown as misclassified, with its own label.
+    assert outcome.accuracy < 1.0
+    shown = [(t, y) for t, y in zip(eval_texts, eval_labels)
+             if html.escape(t[:80], quote=True) in page]
+    assert shown and all(f"<td>{y}</td>" in page for _, y in shown)
