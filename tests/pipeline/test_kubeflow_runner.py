@@ -159,7 +159,8 @@ def test_parameters_resources_and_remote_paths(compiled):
     tasks = spec.root.dag.tasks
     trainer_config = json.loads(_param(tasks["Trainer"], "custom_config"))
     sent = trainer_config[config_lib.CUSTOM_CONFIG_KEY]
-    assert sent["backbone"] == {"handle": "gs://bucket/backbones/lite0", "input_size": 160}
+    assert sent["backbone"] == {"handle": "gs://bucket/backbones/lite0", "input_size": 160,
+                                "preprocessor": "", "max_seq_length": 128}
     assert sent["train"]["embedding_cache_dir"] == "gs://bucket/root/embedding_cache"
     assert "gs://bucket/serving/elpv" in _param(tasks["AtomicPusher"], "push_destination")
     input_config = json.loads(_param(tasks["ImportExampleGen"], "input_config"))
@@ -197,3 +198,31 @@ def test_example_config_documents_the_kubeflow_section():
     raw = yaml.safe_load(open(config_lib.EXAMPLE_YAML))
     assert set(raw["kubeflow"]) == {f.name for f in
                                     dataclasses.fields(config_lib.KubeflowConfig)}
+
+
+def test_a_text_pipeline_compiles_with_csv_example_gen(tmp_path):
+    """Text from CSV on GCS: CsvExampleGen first, the text settings in the Trainer's
+    custom_config, the same downstream tasks (no TFLite for text)."""
+    raw = remote_raw(tmp_path)
+    raw["data"] = {"format": "csv", "text_key": "review", "label_key": "rating",
+                   "train": "gs://bucket/reviews/train/*.csv",
+                   "eval": "gs://bucket/reviews/eval/*.csv"}
+    raw["backbone"] = {"handle": "gs://bucket/minilm/encoder",
+                       "preprocessor": "gs://bucket/minilm/preprocessor", "max_seq_length": 96}
+    raw["tflite"] = {"variants": []}
+    out = str(tmp_path / "text.json")
+    kubeflow_runner.compile_pipeline(config_lib.from_dict(raw), out)
+    with open(out) as f:
+        job_json = json.load(f)
+    spec = json_format.ParseDict(job_json["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    tasks = spec.root.dag.tasks
+    expected = {("CsvExampleGen" if c == "ImportExampleGen" else c)
+                for c in COMPONENTS - {"TFLiteExporter"}}
+    assert set(tasks) == expected | RESOLVER_TASKS
+    trainer_config = json.loads(_param(tasks["Trainer"], "custom_config"))
+    text = trainer_config[config_lib.CUSTOM_CONFIG_KEY]
+    assert text["data"]["text_key"] == "review" and text["data"]["image_key"] is None
+    assert text["backbone"]["max_seq_length"] == 96
+    assert text["backbone"]["preprocessor"] == "gs://bucket/minilm/preprocessor"
+    assert "Transform" in {t.task_output_artifact.producer_task
+                           for t in tasks["Trainer"].inputs.artifacts.values()}
