@@ -72,3 +72,17 @@ def test_a_backbone_of_the_other_modality_is_refused(tiny_backbone, minilm_embed
         backbone_lib.check_backbone_modality(text_config(minilm_bert_pair[0]))
     backbone_lib.check_backbone_modality(text_config(*minilm_bert_pair))  # accepted
     backbone_lib.check_backbone_modality(text_config(minilm_embedding))
+
+
+def test_the_text_cache_key_covers_weights_preprocessor_and_max_seq_length(
+        tmp_path, minilm_bert_pair):
+    from hubtune.backbones import minilm
+    from hubtune.trainer_module import embedding_cache
+    random = minilm.export(str(tmp_path / "random"), "bert-pair", weights="random")
+    encoder, preprocessor = minilm_bert_pair
+    key = embedding_cache.text_cache_key(encoder, preprocessor, 128)
+    assert key == embedding_cache.text_cache_key(encoder, preprocessor, 128)
+    others = {embedding_cache.text_cache_key(random, preprocessor, 128),  # same graph
+              embedding_cache.text_cache_key(encoder, preprocessor, 64),
+              embedding_cache.text_cache_key(encoder, "", 128)}
+    assert key not in others and len(others) == 3
