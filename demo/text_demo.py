@@ -20,13 +20,16 @@ from hubtune.backbones import minilm
 from hubtune.config import names
 from hubtune.demo import drugreview, text_transfer
 from hubtune.runs import local_run, mlmd, run_details, status
+from hubtune.trainer_module import hyperparameters
 
 # The demo's settings; everything else is the config's default.  Chosen before looking at
 # the test split: BERT fine-tuning's usual learning rate (3e-5), class weights for the
-# rare neutral class, the top half of the encoder.  The Evaluator blesses a model only
-# above the train split's majority-class share (what always answering "positive" scores).
+# rare neutral class, the top half of the encoder; the Tuner picks the head on cached
+# embeddings by validation loss.  The Evaluator blesses a model only above the train
+# split's majority-class share (what always answering "positive" scores).
 SETTINGS = {
     "backbone": {"max_seq_length": 128},
+    "tune": {"max_trials": 10},
     "train": {"class_weights": "auto", "finetune_epochs": 3, "finetune_fraction": 0.5,
               "finetune_lr_factor": 0.03, "finetune_patience": 1, "batch_size": 32},
 }
@@ -50,7 +53,7 @@ def prepare(workdir: str, overrides=()) -> config_lib.Config:
                     "text_key": drugreview.TEXT_COLUMN, "label_key": drugreview.LABEL_COLUMN},
            "backbone": {"handle": encoder, "preprocessor": preprocessor_of(encoder),
                         **SETTINGS["backbone"]},
-           "train": dict(SETTINGS["train"]),
+           "train": dict(SETTINGS["train"]), "tune": dict(SETTINGS["tune"]),
            "eval": {"min_accuracy": round(majority_share, 4)},
            "serving": {"base_dir": os.path.join(workdir, "serving"),
                        "model_name": "drugreview"}}
@@ -89,7 +92,9 @@ def _phase2_outcome(outcome: mlmd.RunOutcome) -> str:
 
 def comparison(config: config_lib.Config, outcome: mlmd.RunOutcome, workdir: str
                ) -> Dict[str, drugreview.Scores]:
-    """{model: test scores}, every model trained on train only."""
+    """{model: test scores}, every model trained on train only (the heads with the Tuner's
+    settings)."""
+    config = hyperparameters.apply(config, outcome.tuned)
     train, test = drugreview.reviews("train"), drugreview.reviews("test")
     random_encoder = export_once(os.path.join(workdir, "backbones", "minilm-l6-random"),
                                  "random")
