@@ -26,7 +26,10 @@ class ServingModule(tf.Module):
     def __init__(self, classifier: keras.Model, tf_transform_output: tft.TFTransformOutput,
                  config: config_lib.Config):
         super().__init__(name="hubtune_serving")
-        self.classifier = classifier
+        # The same layers in a model without the training optimizer: its slots (Adam's two
+        # moments of every fine-tuned variable) would otherwise be exported too.
+        self.classifier = keras.Model(classifier.inputs, classifier.outputs,
+                                      name="serving_classifier")
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._data = config.data
         self._text = config.data.modality == config_lib.TEXT

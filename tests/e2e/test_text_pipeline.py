@@ -88,6 +88,14 @@ def test_text_run_blesses_and_pushes(text_run):
     assert "'serving_text': 8 requests, REST and gRPC agree" in checks
     assert "op types: core TF and allowed TF Text ops" in checks
     assert os.path.isfile(os.path.join(outcome.pushed_path, "saved_model.pb"))
+    # The encoder's weights and the head, without the fine-tuning optimizer's slots.
+    assert dir_bytes(os.path.join(outcome.pushed_path, "variables")) < 1.05 * dir_bytes(
+        os.path.join(config.backbone.handle, "variables"))
+
+
+def dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
+               for f in files)
 
 
 def test_csv_reviews_with_newlines_and_commas_arrive_whole(text_run):
