@@ -64,6 +64,15 @@ def compiled(tmp_path_factory):
     return config, job_json, job, spec
 
 
+def _compile(raw, out: str):
+    """Compiles ``raw``'s pipeline to ``out``: (the job JSON, its pipeline spec)."""
+    kubeflow_runner.compile_pipeline(config_lib.from_dict(raw), out)
+    with open(out) as f:
+        job_json = json.load(f)
+    return job_json, json_format.ParseDict(job_json["pipelineSpec"],
+                                           pipeline_spec_pb2.PipelineSpec())
+
+
 def _param(task, name):
     return task.inputs.parameters[name].runtime_value.constant_value.string_value
 
@@ -117,11 +126,7 @@ def test_the_tuner_compiles_like_every_component(tmp_path):
     raw = remote_raw(tmp_path)
     raw["tune"] = {"backbones": [{"handle": "gs://bucket/backbones/lite0", "input_size": 224},
                                  {"handle": "gs://bucket/backbones/lite2", "input_size": 260}]}
-    out = str(tmp_path / "tuned.json")
-    kubeflow_runner.compile_pipeline(config_lib.from_dict(raw), out)
-    with open(out) as f:
-        job_json = json.load(f)
-    spec = json_format.ParseDict(job_json["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    job_json, spec = _compile(raw, str(tmp_path / "tuned.json"))
     tasks = spec.root.dag.tasks
     assert set(tasks) == COMPONENTS | RESOLVER_TASKS | {"Tuner"}
     assert _param(tasks["Tuner"], "tuner_fn") == "hubtune.trainer_module.tuner.tuner_fn"
@@ -210,11 +215,7 @@ def test_a_text_pipeline_compiles_with_csv_example_gen(tmp_path):
     raw["backbone"] = {"handle": "gs://bucket/minilm/encoder",
                        "preprocessor": "gs://bucket/minilm/preprocessor", "max_seq_length": 96}
     raw["tflite"] = {"variants": []}
-    out = str(tmp_path / "text.json")
-    kubeflow_runner.compile_pipeline(config_lib.from_dict(raw), out)
-    with open(out) as f:
-        job_json = json.load(f)
-    spec = json_format.ParseDict(job_json["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    _, spec = _compile(raw, str(tmp_path / "text.json"))
     tasks = spec.root.dag.tasks
     expected = {("CsvExampleGen" if c == "ImportExampleGen" else c)
                 for c in COMPONENTS - {"TFLiteExporter"}}
