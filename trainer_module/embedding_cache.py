@@ -42,14 +42,19 @@ def backbone_identity(handle: str) -> str:
     return export.saved_model_identity(path)
 
 
-def preprocessing_version() -> str:
-    """A digest of the decode step's code: features cached before a change to decoding or
-    resizing are never reused after it (no version number to remember to bump)."""
+def code_digest(function) -> str:
+    """A digest of a function's code: features cached before a change to it are never
+    reused after it (no version number to remember to bump)."""
     try:
-        code = inspect.getsource(preprocessing.decode_image).encode()
+        code = inspect.getsource(function).encode()
     except (OSError, TypeError):  # no source (frozen install): its bytecode then
-        code = preprocessing.decode_image.__code__.co_code
+        code = function.__code__.co_code
     return hashlib.sha256(code).hexdigest()[:8]
+
+
+def preprocessing_version() -> str:
+    """The decode step's digest: decoding and resizing decide the image features."""
+    return code_digest(preprocessing.decode_image)
 
 
 def cache_key(handle: str, input_size: int) -> str:
@@ -61,7 +66,7 @@ def text_cache_key(handle: str, preprocessor: str, max_seq_length: int) -> str:
     """A text encoder's folder: its graph and weights, its preprocessor's, max_seq_length
     and the text cut's code (each text is then keyed by the fingerprint of its bytes)."""
     tokens = backbone_identity(preprocessor) if preprocessor else "none"
-    cut = hashlib.sha256(inspect.getsource(backbone.TextEncoder.call).encode()).hexdigest()[:8]
+    cut = code_digest(backbone.TextEncoder.call)
     return (f"text-{backbone_identity(handle)}-pre{tokens[:16]}-{max_seq_length}tok-cut{cut}"
             f"-v{FORMAT_VERSION}")
 
