@@ -32,4 +32,9 @@ TF_SERVING_EXTRA_OPS = ("CaseFoldUTF8", "NormalizeUTF8", "RegexSplitWithOffsets"
 # The serving check (the InfraValidator stand-in): requests per signature, and how long the
 # fresh server may take to load and warm the candidate.
 SERVING_CHECK_EXAMPLES = 8
+# A connection refused with 503 (every REST worker busy) is closed only after reading what
+# the client still sends, for at most this long (closing with unread data resets the
+# connection, and the client may lose the 503); at most this many linger at once.
+REFUSED_LINGER_SECONDS = 1.0
+MAX_LINGERING_REFUSALS = 16
 SERVING_CHECK_LOAD_SECONDS = 300.0

@@ -11,7 +11,9 @@ import dataclasses
 import json
 import logging
 import re
+import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -22,7 +24,8 @@ from tensorflow_serving.apis import get_model_metadata_pb2
 
 from hubtune.config.serving_defaults import (DEFAULT_MAX_REQUEST_BYTES,
                                              DEFAULT_REQUEST_TIMEOUT_SECONDS,
-                                             DEFAULT_REST_QUEUE, DEFAULT_REST_WORKERS)
+                                             DEFAULT_REST_QUEUE, DEFAULT_REST_WORKERS,
+                                             MAX_LINGERING_REFUSALS, REFUSED_LINGER_SECONDS)
 from hubtune.serving import json_codec
 from hubtune.serving.errors import InvalidArgument, NotFound, ServingRequestError
 from hubtune.serving.model_store import ModelStore
@@ -159,6 +162,9 @@ def make_handler(store: ModelStore, limits: RestLimits):
     return Handler
 
 
+LINGER_READ_BYTES = 65536
+
+
 class BoundedHTTPServer(HTTPServer):
     """Each connection is served on a fixed pool of worker threads.  When every worker is
     busy and ``queue`` connections already wait, a new one is answered 503 at once
@@ -172,6 +178,7 @@ class BoundedHTTPServer(HTTPServer):
         super().__init__(address, handler)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rest")
         self._slots = threading.BoundedSemaphore(workers + queue)
+        self._lingering = threading.BoundedSemaphore(MAX_LINGERING_REFUSALS)
 
     def process_request(self, request, client_address):
         if not self._slots.acquire(blocking=False):
@@ -194,8 +201,29 @@ class BoundedHTTPServer(HTTPServer):
                             b"\r\nConnection: close\r\nContent-Length: "
                             + str(len(self.BUSY)).encode() + b"\r\n\r\n" + self.BUSY)
         except OSError:
+            self.shutdown_request(request)
+            return
+        if self._lingering.acquire(blocking=False):
+            threading.Thread(target=self._linger_then_close, args=(request,),
+                             name="rest-refused", daemon=True).start()
+        else:
+            self.shutdown_request(request)
+
+    def _linger_then_close(self, request) -> None:
+        """Reads what a refused client is still sending (its request body), for at most
+        REFUSED_LINGER_SECONDS, then closes: closing with unread data would reset the
+        connection, and the client could lose the 503 it has not read yet."""
+        try:
+            request.shutdown(socket.SHUT_WR)
+            request.settimeout(REFUSED_LINGER_SECONDS)
+            deadline = time.monotonic() + REFUSED_LINGER_SECONDS
+            while time.monotonic() < deadline and request.recv(LINGER_READ_BYTES):
+                pass
+        except OSError:
             pass
-        self.shutdown_request(request)
+        finally:
+            request.close()
+            self._lingering.release()
 
     def handle_error(self, request, client_address) -> None:
         LOGGER.warning("connection from %s failed", client_address, exc_info=True)

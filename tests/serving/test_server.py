@@ -349,6 +349,11 @@ def test_workers_are_bounded_and_a_full_server_answers_503(tight_server, serving
     status, payload = rest_post(tight_server, f"/v1/models/{MODEL}:predict",
                                 b64_body(serving_images[:1]))
     assert status == 503 and "busy" in payload["error"]
+    # A client still sending a large body reads its 503 too: the refused connection is not
+    # reset under it (measured before the fix: a broken pipe instead).
+    status, payload = rest_post(tight_server, f"/v1/models/{MODEL}:predict",
+                                b64_body(serving_images[:1] * 200))
+    assert status == 503 and "busy" in payload["error"]
     for sock in idle:
         sock.close()
     deadline = time.monotonic() + 10
