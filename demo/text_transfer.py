@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from hubtune import config as config_lib
 from hubtune.demo import drugreview, transfer_comparison
-from hubtune.trainer_module import modality
+from hubtune.trainer_module import embedding_cache, modality
 
 EMBED_BATCH = 32
 
@@ -33,12 +33,6 @@ def embed_texts(config: config_lib.Config, texts: List[str]) -> Tuple[np.ndarray
     return features, len(texts) / (time.perf_counter() - started)
 
 
-def text_keys(texts: List[str]) -> np.ndarray:
-    """Content keys of texts (64-bit fingerprints of their UTF-8 bytes)."""
-    return tf.bitcast(tf.fingerprint(tf.constant([t.encode() for t in texts])),
-                      tf.uint64).numpy()
-
-
 def frozen_head_scores(config: config_lib.Config,
                        train: Tuple[List[str], List[str]], test: Tuple[List[str], List[str]],
                        log_dir: str) -> Tuple[drugreview.Scores, float]:
@@ -49,7 +43,8 @@ def frozen_head_scores(config: config_lib.Config,
     x, test_x = features[:len(train[0])], features[len(train[0]):]
     y = np.array([index[label] for label in train[1]])
     predicted = transfer_comparison.frozen_head_predictions(
-        (x, y, text_keys(train[0])), test_x, len(classes), config, log_dir)
+        (x, y, embedding_cache.image_keys([t.encode() for t in train[0]])), test_x,
+        len(classes), config, log_dir)
     return drugreview.score(test[1], [classes[i] for i in predicted], {}), speed
 
 
