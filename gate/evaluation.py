@@ -20,6 +20,7 @@ from tfx.utils import json_utils, proto_utils
 
 from hubtune import config as config_lib
 from hubtune.pipeline import evaluator_config
+from hubtune.pipeline.scratch_dir import scratch_dir
 from hubtune.runs import mlmd
 from hubtune.trainer_module import export
 
@@ -207,8 +208,9 @@ def evaluate(config: config_lib.Config, candidate: Optional[str] = None,
             beam_pipeline_args=list(config.beam_args), tmp_dir=os.path.join(staging, "tmp"),
             unique_id="hubtune-gate")
         try:
-            evaluator_executor.Executor(context).Do(
-                inputs, {"evaluation": [evaluation], "blessing": [blessing]}, properties)
+            with scratch_dir():
+                evaluator_executor.Executor(context).Do(
+                    inputs, {"evaluation": [evaluation], "blessing": [blessing]}, properties)
         except Exception as e:  # noqa: BLE001 - any evaluation failure is exit code 2
             raise GateError(f"evaluation failed on {described}: {type(e).__name__}: {e}") from e
         metrics = mlmd.evaluation_metrics(evaluation.uri)

@@ -20,6 +20,7 @@ from hubtune import config as config_lib
 from hubtune.components.atomic_pusher import PushError
 from hubtune.components.blocking_example_validator import DataValidationError
 from hubtune.pipeline.pipeline import create_pipeline
+from hubtune.pipeline.scratch_dir import scratch_dir
 from hubtune.trainer_module import backbone
 
 LOCK_FILE = "hubtune.lock"
@@ -74,9 +75,10 @@ def exclusive_root(pipeline_root: str) -> Iterator[None]:
 
 def run_local(config: config_lib.Config) -> None:
     """Runs the whole pipeline (cached components are skipped); ML Metadata records it.
-    A backbone that does not fit the data's modality is refused before anything runs."""
+    A backbone that does not fit the data's modality is refused before anything runs;
+    the run's Python temp files are removed when it ends (see scratch_dir)."""
     backbone.check_backbone_modality(config)
-    with exclusive_root(config.pipeline_root):
+    with exclusive_root(config.pipeline_root), scratch_dir():
         connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path)
         pipeline = create_pipeline(config, connection)

@@ -68,14 +68,17 @@ def text_run(tmp_path_factory, minilm_bert_pair):
     eval_csv = drugreview.write_csv(os.path.join(workdir, "data", "eval.csv"),
                                     *balanced("test", EVAL_PER_CLASS))
     path = text_config(workdir, *minilm_bert_pair, train_csv, eval_csv)
-    result = run_hubtune("run", "--config", path, timeout=1200)
+    temp = os.path.join(workdir, "tmp")
+    os.makedirs(temp)
+    result = run_hubtune("run", "--config", path, timeout=1200,
+                         env={**os.environ, "TMPDIR": temp})
     assert result.returncode == 0, result.stderr[-3000:]
     config = config_lib.load(path)
-    return config, path, result.stdout, mlmd.run_outcome(config.metadata_path)
+    return config, path, result.stdout, mlmd.run_outcome(config.metadata_path), temp
 
 
 def test_text_run_blesses_and_pushes(text_run):
-    config, _, stdout, outcome = text_run
+    config, _, stdout, outcome, _ = text_run
     assert {c.node_id for c in outcome.components} >= {"CsvExampleGen", "Transform", "Trainer",
                                                        "Evaluator", "InfraValidator",
                                                        "AtomicPusher"}
@@ -93,6 +96,16 @@ def test_text_run_blesses_and_pushes(text_run):
         os.path.join(config.backbone.handle, "variables"))
 
 
+def test_a_run_leaves_no_tfx_package_copies_in_the_temp_dir(text_run):
+    """TFX's Beam executors copy TFX (~50 MB) into a temp dir per component; the run's
+    scratch dir takes them away (they had filled this machine's disk)."""
+    temp = text_run[-1]
+    assert os.path.isdir(temp)
+    leftovers = [d for d, _, _ in os.walk(temp) if d.endswith(os.path.join("build", "tfx"))]
+    assert leftovers == []
+    assert not any(name.startswith("hubtune-scratch-") for name in os.listdir(temp))
+
+
 def dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path)
                for f in files)
@@ -100,7 +113,7 @@ def dir_bytes(path: str) -> int:
 
 def test_csv_reviews_with_newlines_and_commas_arrive_whole(text_run):
     """CsvExampleGen keeps quoted fields with commas and newlines in one example each."""
-    config, _, _, outcome = text_run
+    config, _, _, outcome, _ = text_run
     texts = [t for t, _ in zip(*balanced("test", EVAL_PER_CLASS))]
     assert any("\n" in t for t in texts) and any("," in t for t in texts)
     split = os.path.join(outcome.uris["CsvExampleGen/Examples"], "Split-eval")
@@ -111,7 +124,7 @@ def test_csv_reviews_with_newlines_and_commas_arrive_whole(text_run):
 
 
 def test_trainer_fine_tuned_top_transformer_layers_from_cached_embeddings(text_run):
-    config, _, _, outcome = text_run
+    config, _, _, outcome, _ = text_run
     [history_file] = [os.path.join(d, names.TRAINING_HISTORY_FILE)
                       for d in [outcome.uris["Trainer/ModelRun"]]]
     history = json.load(open(history_file))
@@ -125,7 +138,7 @@ def test_trainer_fine_tuned_top_transformer_layers_from_cached_embeddings(text_r
 
 
 def test_served_texts_over_rest_and_grpc_equal_in_process(text_run):
-    config, _, _, outcome = text_run
+    config, _, _, outcome, _ = text_run
     texts = ["This medicine worked wonders, no side effects at all.",
              "Terrible. I had to stop after two days of nausea.", "", "   ",
              "Émile said: 効果がありました 😀"]
@@ -152,7 +165,7 @@ def test_served_texts_over_rest_and_grpc_equal_in_process(text_run):
 
 
 def test_a_one_megabyte_text_is_cut_not_a_crash(text_run):
-    _, _, _, outcome = text_run
+    _, _, _, outcome, _ = text_run
     loaded = tf.saved_model.load(outcome.pushed_path)
     serve = loaded.signatures[names.SERVING_TEXT_SIGNATURE]
     head = "Worked well, no side effects. "
@@ -164,7 +177,7 @@ def test_a_one_megabyte_text_is_cut_not_a_crash(text_run):
 
 
 def test_gate_exits_0_on_the_pipelines_model_and_1_above_it(text_run, tmp_path):
-    config, path, _, outcome = text_run
+    config, path, _, outcome, _ = text_run
     passed = run_hubtune("gate", "--config", path, "--output-dir", str(tmp_path / "a"),
                          timeout=600)
     assert passed.returncode == 0, passed.stderr[-3000:]
@@ -179,7 +192,7 @@ def test_gate_exits_0_on_the_pipelines_model_and_1_above_it(text_run, tmp_path):
 
 
 def test_predict_cli_classifies_texts_and_a_text_file(text_run, tmp_path):
-    config, _, _, _ = text_run
+    config, _, _, _, _ = text_run
     text_file = tmp_path / "texts.txt"
     text_file.write_text("Great, it helped a lot\n\nAwful side effects\n", encoding="utf-8")
     with LocalModelServer(config.serving.model_name, config.serving_model_dir,
@@ -195,7 +208,7 @@ def test_predict_cli_classifies_texts_and_a_text_file(text_run, tmp_path):
 
 
 def test_report_shows_per_class_scores_and_misclassified_texts(text_run, tmp_path):
-    config, path, _, outcome = text_run
+    config, path, _, outcome, _ = text_run
     out = tmp_path / "report.html"
     result = run_hubtune("report", "--config", path, "--output", str(out), timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
