@@ -1,9 +1,15 @@
-"""SchemaGen that also pins the label's domain to the values seen in training.
+"""SchemaGen that pins the label's domain to the values seen in training, and keeps free
+text free.
 
 TFDV infers a string domain for string labels but none for integer labels, so an
 eval example labelled 11 in a 0..9 task would pass validation.  This executor
 bounds integer labels to the training range, so ExampleValidator reports labels
 outside the schema for both kinds.
+
+TFDV also infers a string domain (an enum) for any string feature with at most 100
+distinct values in train, text included: with a small train split, every eval review
+would then be an "unexpected string value" and block the run.  The text feature is
+free text, so its inferred domain is removed.
 """
 
 import os
@@ -19,6 +25,7 @@ from tfx.utils import io_utils, json_utils
 from hubtune.components import blocking_example_validator
 
 LABEL_KEY_PROPERTY = "label_key"
+TEXT_KEY_PROPERTY = "text_key"
 TRAIN_SPLIT = blocking_example_validator.TRAIN_SPLIT
 
 
@@ -38,6 +45,21 @@ def pin_int_label_domain(schema: schema_pb2.Schema, stats, label_key: str) -> bo
     return False
 
 
+def clear_text_domain(schema: schema_pb2.Schema, text_key: str) -> bool:
+    """Removes the string domain TFDV inferred for the free-text feature, if any."""
+    feature = next((f for f in schema.feature if f.name == text_key), None)
+    if feature is None or feature.WhichOneof("domain_info") not in ("domain", "string_domain"):
+        return False
+    named = feature.domain
+    feature.ClearField(feature.WhichOneof("domain_info"))
+    shared = {f.domain for f in schema.feature if f.WhichOneof("domain_info") == "domain"}
+    if named and named not in shared:
+        kept = [d for d in schema.string_domain if d.name != named]
+        del schema.string_domain[:]
+        schema.string_domain.extend(kept)
+    return True
+
+
 class Executor(schema_gen_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -51,25 +73,31 @@ class Executor(schema_gen_executor.Executor):
         stats_artifact = artifact_utils.get_single_instance(
             input_dict[standard_component_specs.STATISTICS_KEY])
         stats = blocking_example_validator.split_statistics(stats_artifact, TRAIN_SPLIT)
-        if pin_int_label_domain(schema, stats, label_key):
+        pinned = pin_int_label_domain(schema, stats, label_key)
+        cleared = clear_text_domain(schema, exec_properties.get(TEXT_KEY_PROPERTY) or "")
+        if pinned or cleared:
             io_utils.write_pbtxt_file(schema_path, schema)
 
 
 class LabelSchemaGenSpec(standard_component_specs.SchemaGenSpec):
     PARAMETERS = dict(standard_component_specs.SchemaGenSpec.PARAMETERS,
-                      **{LABEL_KEY_PROPERTY: standard_component_specs.ExecutionParameter(type=str)})
+                      **{LABEL_KEY_PROPERTY: standard_component_specs.ExecutionParameter(type=str),
+                         TEXT_KEY_PROPERTY: standard_component_specs.ExecutionParameter(
+                             type=str, optional=True)})
 
 
 class LabelSchemaGen(base_component.BaseComponent):
-    """SchemaGen inferring from the train split only, with the label domain pinned."""
+    """SchemaGen inferring from the train split only, with the label domain pinned and the
+    text feature (``text_key``, "" for images) left without a domain."""
 
     SPEC_CLASS = LabelSchemaGenSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
-    def __init__(self, statistics: types.BaseChannel, label_key: str):
+    def __init__(self, statistics: types.BaseChannel, label_key: str, text_key: str = ""):
         super().__init__(spec=LabelSchemaGenSpec(
             statistics=statistics,
             infer_feature_shape=1,
             exclude_splits=json_utils.dumps(["eval"]),
             label_key=label_key,
+            text_key=text_key,
             schema=types.Channel(type=standard_artifacts.Schema)))

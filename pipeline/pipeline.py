@@ -136,7 +136,8 @@ def _data_validation(data: config_lib.DataConfig, example_gen) -> list:
     if not data.schema:
         statistics_gen = tfx.components.StatisticsGen(examples=examples)
         schema_gen = LabelSchemaGen(statistics=statistics_gen.outputs["statistics"],
-                                    label_key=data.label_key).with_id(SCHEMA_GEN_ID)
+                                    label_key=data.label_key,
+                                    text_key=data.text_key or "").with_id(SCHEMA_GEN_ID)
         validator = BlockingExampleValidator(
             statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
             examples=examples, data=data).with_id(VALIDATOR_ID)
