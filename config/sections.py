@@ -40,10 +40,13 @@ VALIDATION_ONLY_DATA_KEYS = ("schema", "max_label_drift")
 DEFAULT_MAX_LABEL_DRIFT = 0.15
 ALL_SECTIONS = ("data", "backbone", "head", "train", "tune", "eval", "serving", "tflite")
 EMBEDDING_CACHE_DIR = "embedding_cache"
-# In-process DirectRunner: on the demo data (2 cores) the whole pipeline took 221 s against
-# 284 s with multi_processing workers, whose start-up cost each Beam component ~15 s
-# (benchmarks/RESULTS.md). Large data: multi_processing, or DataflowRunner remotely.
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+# No options: Beam's in-process DirectRunner (in_memory, 1 worker).  On the demo data (2
+# cores) the whole pipeline took 221 s against 284 s with multi_processing workers, whose
+# start-up cost each Beam component ~15 s (benchmarks/RESULTS.md).  Large data:
+# multi_processing, or DataflowRunner remotely.  Spelling the defaults out would cost too:
+# given any option, each TFX Beam executor packages TFX as an sdist for remote workers
+# (~1.4 s and 50 MB each), which the in-process runner never reads.
+DEFAULT_BEAM_ARGS = ()
 
 
 class ConfigError(ValueError):
