@@ -97,8 +97,10 @@ def test_text_run_blesses_and_pushes(text_run):
 
 
 def test_a_run_leaves_no_tfx_package_copies_in_the_temp_dir(text_run):
-    """TFX's Beam executors copy TFX (~50 MB) into a temp dir per component; the run's
-    scratch dir takes them away (they had filled this machine's disk)."""
+    """Given any Beam options, TFX's Beam executors copy TFX (~50 MB) into a temp dir per
+    component, and such copies had filled this machine's disk.  A run with the default
+    options (none) makes none, and the run's scratch dir is gone when it ends.  With
+    explicit options the copies go to the scratch dir (tests/pipeline/test_scratch_dir.py)."""
     temp = text_run[-1]
     assert os.path.isdir(temp)
     leftovers = [d for d, _, _ in os.walk(temp) if d.endswith(os.path.join("build", "tfx"))]
