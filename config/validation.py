@@ -80,6 +80,9 @@ def _validate_backbone(c: Config) -> None:
                  "'backbone.preprocessor' is a text model's preprocessor, but the data are "
                  "images (data.image_key): remove it, or set data.text_key")
     else:
+        _require(not c.backbone.average_flips,
+                 "'backbone.average_flips' averages image features over flips, but the data "
+                 "are text (data.text_key): remove it")
         _require(not c.tune.backbones,
                  "'tune.backbones' chooses among image backbones; for text, tune the head "
                  "with 'tune.max_trials' and set one encoder in 'backbone.handle'")

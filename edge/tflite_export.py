@@ -35,6 +35,7 @@ VARIANTS = config_lib.TFLITE_VARIANTS
 FLOAT32 = "float32"  # unoptimised: the benchmark's reference, not a variant the pipeline ships
 DEFAULT_INT8_FLOAT_LAYERS = config_lib.TFLiteConfig.int8_float_layers
 DEBUG_IMAGES = 40  # calibration images the quantization debugger measures layer errors on
+SCORE_BATCH = 64  # images per SavedModel call when scoring a split
 LABELS_FILE = "labels.txt"
 SIGNATURE = "serving_default"
 INPUT_NAME, OUTPUT_NAME = "image", names.SCORES_OUTPUT
@@ -65,7 +66,12 @@ class HubtuneModel:
             self.class_names = [line.rstrip("\n") for line in f]
 
     def scores(self, pixels: np.ndarray) -> np.ndarray:
-        """SavedModel scores for uint8 pixels [n, size, size, 3], as the edge model sees them."""
+        """SavedModel scores for uint8 pixels [n, size, size, 3], as the edge model sees them,
+        ``SCORE_BATCH`` images per call (one call on a whole eval split can exhaust memory)."""
+        return np.concatenate([self._batch_scores(pixels[i:i + SCORE_BATCH])
+                               for i in range(0, len(pixels), SCORE_BATCH)])
+
+    def _batch_scores(self, pixels: np.ndarray) -> np.ndarray:
         logits = self.loaded.classifier(tf.cast(pixels, tf.float32) / 255.0, training=False)
         return tf.nn.softmax(logits, axis=-1).numpy()
 

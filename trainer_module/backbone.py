@@ -23,13 +23,49 @@ PREPROCESSOR_FUNCTIONS = ("tokenize", "bert_pack_inputs")  # the TF-Hub BERT pre
 POOLED_OUTPUT = "pooled_output"                            # the TF-Hub BERT encoder's
 
 
-def load_backbone(handle: str) -> hub.KerasLayer:
-    """A trainable hub layer: [batch, h, w, 3] floats in [0, 1] -> [batch, features].
+def load_backbone(handle: str, average_flips: bool = False) -> keras.layers.Layer:
+    """A trainable hub layer: [batch, h, w, 3] floats in [0, 1] -> [batch, features]
+    (averaged over the image's flips with ``average_flips``).
 
     Trainable so that fine-tuning can update its top variables; which ones
     actually change is decided by the training step, not by this flag.
     """
+    if average_flips:
+        return FlipAveragedBackbone(hub.KerasLayer(handle, trainable=True, name="features"))
     return hub.KerasLayer(handle, trainable=True, name=BACKBONE_LAYER_NAME)
+
+
+class FlipAveragedBackbone(keras.layers.Layer):
+    """Images -> features that no flip changes: at inference (caching, evaluation, serving)
+    the mean of the backbone's features of each image and of its horizontal, vertical and
+    double flips, run as one batch of 4 x batch images; in training one view per image,
+    flipped at random (flip augmentation at the cost of one pass).  The backbone itself
+    always runs in inference mode, so its BatchNorm keeps its pretrained statistics.
+
+    ``build_classifier`` calls it without ``training``, so Keras passes the phase in.
+    """
+
+    takes_training_phase = True
+
+    def __init__(self, features: keras.layers.Layer, **kwargs):
+        super().__init__(name=BACKBONE_LAYER_NAME, **kwargs)
+        self.features = features
+
+    def call(self, images, training=None):
+        if tf.is_tensor(training):
+            return tf.cond(training, lambda: self._random_view(images),
+                           lambda: self._flip_average(images))
+        return self._random_view(images) if training else self._flip_average(images)
+
+    def _random_view(self, images):
+        flipped = tf.image.random_flip_up_down(tf.image.random_flip_left_right(images))
+        return self.features(flipped, training=False)
+
+    def _flip_average(self, images):
+        views = tf.concat([images, tf.reverse(images, [2]), tf.reverse(images, [1]),
+                           tf.reverse(images, [1, 2])], axis=0)
+        features = self.features(views, training=False)
+        return tf.reduce_mean(tf.reshape(features, [4, tf.shape(images)[0], -1]), axis=0)
 
 
 def hub_cache_path(handle: str, cache_dir: str) -> str:

@@ -8,10 +8,10 @@ spans) gets a new Examples artifact and would embed every image again.  Keyed pe
 example instead, a run embeds only images it has never seen with this backbone,
 and a Trainer re-run for a head or learning-rate change embeds nothing.
 
-Keys: the folder is the backbone's identity (graph and weights), the input size, a
-digest of the decode step's code and the cache format, so a changed backbone or
-decoding never reuses stale features; inside it, each example is keyed by the 64-bit
-fingerprint of its encoded image bytes.  Parts are written to a temporary name and
+Keys: the folder is the backbone's identity (graph and weights), the input size, flip
+averaging, a digest of the decode step's code and the cache format, so a changed
+backbone or decoding never reuses stale features; inside it, each example is keyed by
+the 64-bit fingerprint of its encoded image bytes.  Parts are written to a temporary name and
 renamed, so a crashed run never leaves a half-written part behind; a run reads only
 the rows of its own examples.
 """
@@ -57,8 +57,9 @@ def preprocessing_version() -> str:
     return code_digest(preprocessing.decode_image)
 
 
-def cache_key(handle: str, input_size: int) -> str:
-    return (f"{backbone_identity(handle)}-{input_size}px-decode{preprocessing_version()}"
+def cache_key(handle: str, input_size: int, average_flips: bool = False) -> str:
+    flips = f"-flips{code_digest(backbone.FlipAveragedBackbone.call)}" if average_flips else ""
+    return (f"{backbone_identity(handle)}-{input_size}px{flips}-decode{preprocessing_version()}"
             f"-v{FORMAT_VERSION}")
 
 

@@ -22,7 +22,7 @@ def load_backbone(config: config_lib.Config) -> keras.layers.Layer:
     """The configured backbone: images [b, s, s, 3] or texts [b] -> features [b, d]."""
     if is_text(config):
         return backbone_lib.load_text_encoder(config.backbone)
-    return backbone_lib.load_backbone(config.backbone.handle)
+    return backbone_lib.load_backbone(config.backbone.handle, config.backbone.average_flips)
 
 
 def feature_dim(backbone: keras.layers.Layer, config: config_lib.Config) -> int:
@@ -41,8 +41,8 @@ def build_classifier(backbone: keras.layers.Layer, head: keras.Model,
 
 def cache_key(config: config_lib.Config) -> str:
     """The embedding cache folder for this backbone: graph and weights, and the input size
-    (images) or the preprocessor and max_seq_length (text)."""
+    and flip averaging (images) or the preprocessor and max_seq_length (text)."""
     b = config.backbone
     if is_text(config):
         return embedding_cache.text_cache_key(b.handle, b.preprocessor, b.max_seq_length)
-    return embedding_cache.cache_key(b.handle, b.input_size)
+    return embedding_cache.cache_key(b.handle, b.input_size, b.average_flips)

@@ -89,7 +89,10 @@ def build_classifier(backbone: keras.layers.Layer, head: keras.Model,
                      input_size: int) -> SelectiveTrainingModel:
     """Images [batch, size, size, 3] in [0, 1] -> logits, BatchNorm in inference mode."""
     images = keras.Input(shape=(input_size, input_size, 3), name="images")
-    features = backbone(images, training=False)
+    if getattr(backbone, "takes_training_phase", False):  # keeps its own BatchNorm frozen
+        features = backbone(images)
+    else:
+        features = backbone(images, training=False)
     return SelectiveTrainingModel(images, head(features), name="classifier")
 
 

@@ -101,3 +101,6 @@ def test_text_only_and_image_only_settings_are_refused_on_the_other_modality(val
     valid_raw["backbone"]["max_seq_length"] = 4
     with pytest.raises(config_lib.ConfigError, match="max_seq_length"):
         config_lib.from_dict(valid_raw)
+    valid_raw["backbone"].update({"max_seq_length": 128, "average_flips": True})
+    with pytest.raises(config_lib.ConfigError, match="average_flips' averages image features"):
+        config_lib.from_dict(valid_raw)

@@ -92,3 +92,13 @@ def test_bad_input_gets_a_clear_error(model, tmp_path):
     bad.features.feature["label"].bytes_list.value.append(b"x")
     with pytest.raises(tflite_export.EdgeExportError, match="example #0 has no image"):
         tflite_export.pixels_from_records([bad.SerializeToString()], make_config().data, 32)
+
+
+def test_a_split_is_scored_in_batches_with_the_same_scores_as_one_call(model, pixels,
+                                                                       monkeypatch):
+    whole = model.scores(pixels)
+    monkeypatch.setattr(tflite_export, "SCORE_BATCH", 4)  # several batches, the last ragged
+    assert len(pixels) > 4 and len(pixels) % 4
+    batched = model.scores(pixels)
+    assert batched.shape == whole.shape
+    assert np.abs(batched - whole).max() < 1e-5
