@@ -82,14 +82,6 @@ def model_scores(model_dir: str, test: Tuple[List[str], List[str]]) -> drugrevie
     return drugreview.score(test[1], predicted, {})
 
 
-def _phase2_outcome(outcome: mlmd.RunOutcome) -> str:
-    history = run_details.read_history(outcome.uris.get("Trainer/ModelRun")) or {}
-    phases = history.get("phases", [])
-    if len(phases) < 2:
-        return "head only"
-    return "fine-tuned top layers" if phases[1]["kept"] else "phase 2 rolled back: head"
-
-
 def comparison(config: config_lib.Config, outcome: mlmd.RunOutcome, workdir: str
                ) -> Dict[str, drugreview.Scores]:
     """{model: test scores}, every model trained on train only (the heads with the Tuner's
@@ -107,7 +99,8 @@ def comparison(config: config_lib.Config, outcome: mlmd.RunOutcome, workdir: str
                   drugreview.tfidf_baseline(train, test),
               "hubtune head, frozen MiniLM": frozen(config, train, test, f"{logs}/frozen")[0]}
     if outcome.model_uri:
-        scores[f"hubtune pipeline ({_phase2_outcome(outcome)})"] = model_scores(
+        phase2 = run_details.phase2_outcome(outcome.uris.get("Trainer/ModelRun"))
+        scores[f"hubtune pipeline ({phase2})"] = model_scores(
             os.path.join(outcome.model_uri, "Format-Serving"), test)
     scores["hubtune head, random-weight encoder"] = frozen(random_config, train, test,
                                                            f"{logs}/random")[0]

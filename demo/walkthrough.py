@@ -13,7 +13,7 @@ from typing import List, Tuple
 
 from hubtune import config as config_lib
 from hubtune.demo import elpv, spans, transfer_comparison
-from hubtune.runs import local_run, mlmd, status
+from hubtune.runs import local_run, mlmd, run_details, status
 from hubtune.serving import deployment
 from hubtune.serving.client import GrpcClient, RestClient
 from hubtune.serving.server import LocalModelServer
@@ -69,7 +69,8 @@ def _print_transfer_comparison(config: config_lib.Config, workdir: str,
         print(f"  {name:<{width}}  {result.accuracy:.4f}  ({result.embedded} of "
               f"{result.images} images embedded now)", file=out)
     if outcome.accuracy is not None:
-        print(f"  {'the pipeline (both phases)':<{width}}  {outcome.accuracy:.4f}", file=out)
+        phase2 = run_details.phase2_outcome(outcome.uris.get("Trainer/ModelRun"))
+        print(f"  {f'the pipeline ({phase2})':<{width}}  {outcome.accuracy:.4f}", file=out)
 
 
 def serve_and_classify(config: config_lib.Config, pairs: List[Tuple[bytes, str]],
