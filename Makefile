@@ -7,7 +7,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONWARNINGS ?= ignore::FutureWarning,ignore::DeprecationWarning
 
-.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving bench-tflite bench-tune bench-text soak clean-demo
+.PHONY: venv demo test test-unit test-e2e bench bench-head bench-pipeline bench-serving bench-tflite bench-tune bench-text bench-flips soak clean-demo
 
 # The venv is rebuilt only when the pin files or setup.py change.
 $(VENV)/.installed: requirements/requirements.txt requirements/project.txt requirements/image.txt \
@@ -57,6 +57,10 @@ bench-tune: venv
 # The MiniLM text encoder: texts per second frozen vs fine-tuning (~2 minutes).
 bench-text: venv
 	$(PY) benchmarks/text_encoder_bench.py
+
+# What backbone.average_flips costs: frozen Lite0 images/s with and without it (~1 minute).
+bench-flips: venv
+	$(PY) benchmarks/flip_bench.py
 
 # TFLite variants of the demo's model (run `make demo` first): size, accuracy, latency.
 bench-tflite: venv
