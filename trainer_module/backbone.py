@@ -51,6 +51,17 @@ class FlipAveragedBackbone(keras.layers.Layer):
         super().__init__(name=BACKBONE_LAYER_NAME, **kwargs)
         self.features = features
 
+    def get_config(self):
+        return {**super().get_config(), "features": keras.layers.serialize(self.features)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("name", None)
+        features = keras.layers.deserialize(config.pop("features"),
+                                            custom_objects={"KerasLayer": hub.KerasLayer})
+        return cls(features, **config)
+
     def call(self, images, training=None):
         if tf.is_tensor(training):
             return tf.cond(training, lambda: self._random_view(images),

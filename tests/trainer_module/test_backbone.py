@@ -59,3 +59,12 @@ def test_a_classifier_passes_the_training_phase_to_the_flip_averaging(tiny_backb
     inference = classifier(images, training=False)
     tf.debugging.assert_near(inference, head(averaged(images, training=False)), atol=1e-5)
     assert float(tf.reduce_max(tf.abs(classifier(images, training=True) - inference))) > 1e-4
+
+
+def test_the_flip_averaging_layer_round_trips_through_its_keras_config(tiny_backbone):
+    averaged = backbone.load_backbone(tiny_backbone, average_flips=True)
+    images = tf.random.stateless_uniform([2, 16, 16, 3], seed=[7, 8])
+    rebuilt = backbone.FlipAveragedBackbone.from_config(averaged.get_config())
+    assert rebuilt.name == averaged.name
+    tf.debugging.assert_near(rebuilt(images, training=False), averaged(images, training=False),
+                             atol=1e-6)
