@@ -102,8 +102,9 @@ SPAN = "{SPAN}"
 class BackboneConfig:
     handle: str = ""
     input_size: int = 224            # images: the backbone's square input size
-    # Images: features are the mean over the image and its horizontal, vertical and double
-    # flips, in every pass (cache, training, evaluation, serving); 4x the backbone's cost.
+    # Images: at inference (cache, evaluation, serving) features are the mean over the image
+    # and its horizontal, vertical and double flips, 4x the backbone's cost; in training each
+    # image is one view, flipped at random.
     average_flips: bool = False
     # Text with a TF-Hub BERT encoder: its preprocessing model (strings -> input_word_ids,
     # input_mask, input_type_ids); "" for a text-embedding SavedModel (strings -> vectors).

@@ -58,7 +58,9 @@ def preprocessing_version() -> str:
 
 
 def cache_key(handle: str, input_size: int, average_flips: bool = False) -> str:
-    flips = f"-flips{code_digest(backbone.FlipAveragedBackbone.call)}" if average_flips else ""
+    flips = ""
+    if average_flips:  # what the cache stores is the flip average: a change to it is a new key
+        flips = f"-flips{code_digest(backbone.FlipAveragedBackbone._flip_average)}"
     return (f"{backbone_identity(handle)}-{input_size}px{flips}-decode{preprocessing_version()}"
             f"-v{FORMAT_VERSION}")
 

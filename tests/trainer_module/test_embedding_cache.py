@@ -79,7 +79,8 @@ def test_cache_reuses_examples_and_embeds_only_new_ones(tiny_backbone, split_fil
     assert not glob.glob(os.path.join(root, key, ".*incomplete"))
 
 
-def test_a_changed_backbone_size_or_flip_averaging_never_reuses_stale_features(tiny_backbone, tmp_path):
+def test_a_changed_backbone_size_or_flip_averaging_never_reuses_stale_features(tiny_backbone,
+                                                                               tmp_path):
     other = export_tiny_backbone(str(tmp_path / "other"), seed=1)
     keys = {embedding_cache.cache_key(tiny_backbone, SIZE),
             embedding_cache.cache_key(other, SIZE),
