@@ -58,7 +58,7 @@ bench-tune: venv
 bench-text: venv
 	$(PY) benchmarks/text_encoder_bench.py
 
-# What backbone.average_flips costs: frozen Lite0 images/s with and without it (~1 minute).
+# What backbone.flip_views costs: frozen Lite0 images/s with 1, 4 and 8 views (~2 minutes).
 bench-flips: venv
 	$(PY) benchmarks/flip_bench.py
 

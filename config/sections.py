@@ -16,6 +16,7 @@ IMAGE_ONLY_FORMATS = ("image_folder", "float_pixels")
 TEXT_ONLY_FORMATS = ("csv",)
 DEFAULT_IMAGE_KEY = "image"
 DEFAULT_MAX_SEQ_LENGTH = 128
+FLIP_VIEWS = (1, 4, 8)                   # backbone.flip_views: the views averaged per image
 # Texts are cut to max_seq_length x this many bytes before tokenizing: far more than the
 # word pieces kept need, and a 1 MB text costs no more than a long review.
 TEXT_BYTES_PER_TOKEN = 32
@@ -102,10 +103,11 @@ SPAN = "{SPAN}"
 class BackboneConfig:
     handle: str = ""
     input_size: int = 224            # images: the backbone's square input size
-    # Images: at inference (cache, evaluation, serving) features are the mean over the image
-    # and its horizontal, vertical and double flips, 4x the backbone's cost; in training each
-    # image is one view, flipped at random.
-    average_flips: bool = False
+    # Images: 1, 4 or 8.  With 4 or 8, inference (cache, evaluation, serving) averages the
+    # features over that many views of each image: 4 is the image and its horizontal,
+    # vertical and double flips; 8 adds their transposes (every symmetry of a square).  It
+    # costs that many times the backbone; in training each image is one view, at random.
+    flip_views: int = 1
     # Text with a TF-Hub BERT encoder: its preprocessing model (strings -> input_word_ids,
     # input_mask, input_type_ids); "" for a text-embedding SavedModel (strings -> vectors).
     preprocessor: str = ""

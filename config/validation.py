@@ -4,7 +4,7 @@ import re
 from typing import Sequence
 
 from hubtune.config.sections import (ALL_SECTIONS, CLASS_WEIGHT_CHOICES, DATA_FORMATS,
-                                     IMAGE_ONLY_FORMATS, MODEL_NAME_PATTERN, SPAN, TEXT,
+                                     FLIP_VIEWS, IMAGE_ONLY_FORMATS, MODEL_NAME_PATTERN, SPAN, TEXT,
                                      TEXT_ONLY_FORMATS,
                                      TFLITE_VARIANTS, Config,
                                      ConfigError)
@@ -73,6 +73,8 @@ def _validate_backbone(c: Config) -> None:
              "'backbone.handle' is required (or candidates in 'tune.backbones'): a TF-Hub URL, "
              "a local SavedModel directory or a gs:// path (try `hubtune backbone export`)")
     _require(32 <= c.backbone.input_size <= 1024, "'backbone.input_size' must be 32..1024")
+    _require(c.backbone.flip_views in FLIP_VIEWS,
+             f"'backbone.flip_views' must be one of {FLIP_VIEWS} (views averaged per image)")
     _require(8 <= c.backbone.max_seq_length <= 512,
              "'backbone.max_seq_length' must be 8..512 word pieces")
     if c.data.modality != TEXT:
@@ -80,9 +82,9 @@ def _validate_backbone(c: Config) -> None:
                  "'backbone.preprocessor' is a text model's preprocessor, but the data are "
                  "images (data.image_key): remove it, or set data.text_key")
     else:
-        _require(not c.backbone.average_flips,
-                 "'backbone.average_flips' averages image features over flips, but the data "
-                 "are text (data.text_key): remove it")
+        _require(c.backbone.flip_views == 1,
+                 "'backbone.flip_views' averages image features over flipped views, but the "
+                 "data are text (data.text_key): remove it")
         _require(not c.tune.backbones,
                  "'tune.backbones' chooses among image backbones; for text, tune the head "
                  "with 'tune.max_trials' and set one encoder in 'backbone.handle'")
@@ -118,8 +120,13 @@ def _validate_tune(c: Config) -> None:
         _require(bool(candidate.handle), f"'tune.backbones[{i}].handle' is required")
         _require(32 <= candidate.input_size <= 1024,
                  f"'tune.backbones[{i}].input_size' must be 32..1024")
-    handles = [(b.handle, b.input_size) for b in t.backbones]
-    _require(len(set(handles)) == len(handles), "'tune.backbones' lists a candidate twice")
+        _require(candidate.flip_views in FLIP_VIEWS,
+                 f"'tune.backbones[{i}].flip_views' must be one of {FLIP_VIEWS}")
+    # The Tuner tells candidates apart by handle: one handle at two sizes would be one choice.
+    handles = [b.handle for b in t.backbones]
+    _require(len(set(handles)) == len(handles),
+             "'tune.backbones' lists a handle twice: the Tuner chooses among handles, so "
+             "export the backbone to a second folder to compare it at another size")
     _require(t.max_trials >= 0, "'tune.max_trials' must be 0 or more")
     _require(bool(t.hidden_units) and all(u > 0 for units in t.hidden_units for u in units),
              "'tune.hidden_units' must be a non-empty list of layer-width lists ([] = no "

@@ -32,7 +32,7 @@ DEMO_SETTINGS = {
     # 160 px, 0.868 at 224 px.  224 px with flips makes `hubtune demo` take 437 s instead
     # of ~360 s, past the 10 minutes of `make demo` with a fresh venv; `--budget long`
     # runs each backbone at its native size.
-    "backbone": {"input_size": 160, "average_flips": True},
+    "backbone": {"input_size": 160, "flip_views": 4},
     "head": {"hidden_units": [128], "dropout": 0.3},
     # Measured on this data: with rotation/zoom/contrast augmentation, fine-tuning ended
     # worse than the frozen head (eval loss 0.32 -> 0.40); without any, it improved
@@ -145,7 +145,7 @@ def tune_section(budget: str, backbones_dir: str) -> Dict:
             {"handle": prepare_backbone(os.path.join(backbones_dir,
                                                      f"{model.replace('-', '_')}_imagenet"),
                                         model=model),
-             "input_size": size, "average_flips": DEMO_SETTINGS["backbone"]["average_flips"]}
+             "input_size": size, "flip_views": DEMO_SETTINGS["backbone"]["flip_views"]}
             for model, size in settings["backbones"]]
     return tune
 

@@ -41,7 +41,7 @@ def embed(handle: str, images: List[bytes], config: config_lib.Config) -> Tuple[
     """(features, how many images ran through the backbone now), through the pipeline's
     embedding cache: the Trainer already embedded the train split with the same
     backbone, size and decode step, so only the rest is computed (and cached)."""
-    size, flips = config.backbone.input_size, config.backbone.average_flips
+    size, flips = config.backbone.input_size, config.backbone.flip_views
     store = embedding_cache.EmbeddingCache(config.embedding_cache_path,
                                            embedding_cache.cache_key(handle, size, flips))
 

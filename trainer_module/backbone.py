@@ -23,36 +23,42 @@ PREPROCESSOR_FUNCTIONS = ("tokenize", "bert_pack_inputs")  # the TF-Hub BERT pre
 POOLED_OUTPUT = "pooled_output"                            # the TF-Hub BERT encoder's
 
 
-def load_backbone(handle: str, average_flips: bool = False) -> keras.layers.Layer:
+def load_backbone(handle: str, flip_views: int = 1) -> keras.layers.Layer:
     """A trainable hub layer: [batch, h, w, 3] floats in [0, 1] -> [batch, features]
-    (averaged over the image's flips with ``average_flips``).
+    (averaged over ``flip_views`` flipped views of each image when that is 4 or 8).
 
     Trainable so that fine-tuning can update its top variables; which ones
     actually change is decided by the training step, not by this flag.
     """
-    if average_flips:
-        return FlipAveragedBackbone(hub.KerasLayer(handle, trainable=True, name="features"))
+    if flip_views > 1:
+        return FlipAveragedBackbone(hub.KerasLayer(handle, trainable=True, name="features"),
+                                    views=flip_views)
     return hub.KerasLayer(handle, trainable=True, name=BACKBONE_LAYER_NAME)
 
 
 class FlipAveragedBackbone(keras.layers.Layer):
     """Images -> features that no flip changes: at inference (caching, evaluation, serving)
-    the mean of the backbone's features of each image and of its horizontal, vertical and
-    double flips, run as one batch of 4 x batch images; in training one view per image,
-    flipped at random (flip augmentation at the cost of one pass).  The backbone itself
-    always runs in inference mode, so its BatchNorm keeps its pretrained statistics.
+    the mean of the backbone's features over the views of each image, run as one batch of
+    views x batch images.  4 views: the image and its horizontal, vertical and double
+    flips; 8: those and their transposes, every symmetry of a square.  In training one
+    view per image, at random (flip augmentation at the cost of one pass).  The backbone
+    itself always runs in inference mode, so its BatchNorm keeps its pretrained statistics.
 
     ``build_classifier`` calls it without ``training``, so Keras passes the phase in.
     """
 
     takes_training_phase = True
+    VIEW_COUNTS = (4, 8)
 
-    def __init__(self, features: keras.layers.Layer, **kwargs):
+    def __init__(self, features: keras.layers.Layer, views: int = 4, **kwargs):
         super().__init__(name=BACKBONE_LAYER_NAME, **kwargs)
-        self.features = features
+        if views not in self.VIEW_COUNTS:
+            raise ValueError(f"views must be one of {self.VIEW_COUNTS}, got {views}")
+        self.features, self.views = features, views
 
     def get_config(self):
-        return {**super().get_config(), "features": keras.layers.serialize(self.features)}
+        return {**super().get_config(), "features": keras.layers.serialize(self.features),
+                "views": self.views}
 
     @classmethod
     def from_config(cls, config):
@@ -69,14 +75,21 @@ class FlipAveragedBackbone(keras.layers.Layer):
         return self._random_view(images) if training else self._flip_average(images)
 
     def _random_view(self, images):
+        if self.views == 8:
+            transpose = tf.random.uniform([]) < 0.5
+            images = tf.cond(transpose, lambda: tf.transpose(images, [0, 2, 1, 3]),
+                             lambda: images)
         flipped = tf.image.random_flip_up_down(tf.image.random_flip_left_right(images))
         return self.features(flipped, training=False)
 
     def _flip_average(self, images):
-        views = tf.concat([images, tf.reverse(images, [2]), tf.reverse(images, [1]),
-                           tf.reverse(images, [1, 2])], axis=0)
+        squares = [images, tf.transpose(images, [0, 2, 1, 3])][:self.views // 4]
+        views = tf.concat([v for square in squares for v in (
+            square, tf.reverse(square, [2]), tf.reverse(square, [1]),
+            tf.reverse(square, [1, 2]))], axis=0)
         features = self.features(views, training=False)
-        return tf.reduce_mean(tf.reshape(features, [4, tf.shape(images)[0], -1]), axis=0)
+        return tf.reduce_mean(tf.reshape(features, [self.views, tf.shape(images)[0], -1]),
+                              axis=0)
 
 
 def hub_cache_path(handle: str, cache_dir: str) -> str:

@@ -57,10 +57,10 @@ def preprocessing_version() -> str:
     return code_digest(preprocessing.decode_image)
 
 
-def cache_key(handle: str, input_size: int, average_flips: bool = False) -> str:
+def cache_key(handle: str, input_size: int, flip_views: int = 1) -> str:
     flips = ""
-    if average_flips:  # what the cache stores is the flip average: a change to it is a new key
-        flips = f"-flips{code_digest(backbone.FlipAveragedBackbone._flip_average)}"
+    if flip_views > 1:  # what the cache stores is the flip average: a change to it is a new key
+        flips = f"-flips{flip_views}x{code_digest(backbone.FlipAveragedBackbone._flip_average)}"
     return (f"{backbone_identity(handle)}-{input_size}px{flips}-decode{preprocessing_version()}"
             f"-v{FORMAT_VERSION}")
 

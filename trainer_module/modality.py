@@ -22,7 +22,7 @@ def load_backbone(config: config_lib.Config) -> keras.layers.Layer:
     """The configured backbone: images [b, s, s, 3] or texts [b] -> features [b, d]."""
     if is_text(config):
         return backbone_lib.load_text_encoder(config.backbone)
-    return backbone_lib.load_backbone(config.backbone.handle, config.backbone.average_flips)
+    return backbone_lib.load_backbone(config.backbone.handle, config.backbone.flip_views)
 
 
 def feature_dim(backbone: keras.layers.Layer, config: config_lib.Config) -> int:
@@ -45,4 +45,4 @@ def cache_key(config: config_lib.Config) -> str:
     b = config.backbone
     if is_text(config):
         return embedding_cache.text_cache_key(b.handle, b.preprocessor, b.max_seq_length)
-    return embedding_cache.cache_key(b.handle, b.input_size, b.average_flips)
+    return embedding_cache.cache_key(b.handle, b.input_size, b.flip_views)

@@ -101,6 +101,26 @@ def test_text_only_and_image_only_settings_are_refused_on_the_other_modality(val
     valid_raw["backbone"]["max_seq_length"] = 4
     with pytest.raises(config_lib.ConfigError, match="max_seq_length"):
         config_lib.from_dict(valid_raw)
-    valid_raw["backbone"].update({"max_seq_length": 128, "average_flips": True})
-    with pytest.raises(config_lib.ConfigError, match="average_flips' averages image features"):
+    valid_raw["backbone"].update({"max_seq_length": 128, "flip_views": 4})
+    with pytest.raises(config_lib.ConfigError, match="flip_views' averages image features"):
         config_lib.from_dict(valid_raw)
+
+
+@pytest.mark.parametrize("views", [0, 2, 16])
+def test_flip_views_are_1_4_or_8(valid_raw, views):
+    valid_raw["backbone"]["flip_views"] = views
+    with pytest.raises(config_lib.ConfigError, match=r"'backbone.flip_views' must be one of"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["backbone"]["flip_views"] = 1
+    valid_raw["tune"] = {"backbones": [{"handle": "/b/lite0", "flip_views": views}]}
+    with pytest.raises(config_lib.ConfigError, match=r"tune.backbones\[0\].flip_views"):
+        config_lib.from_dict(valid_raw)
+
+
+def test_tuner_candidates_are_told_apart_by_handle(valid_raw):
+    valid_raw["tune"] = {"backbones": [{"handle": "/b/lite0", "input_size": 224},
+                                       {"handle": "/b/lite0", "input_size": 300}]}
+    with pytest.raises(config_lib.ConfigError, match="lists a handle twice"):
+        config_lib.from_dict(valid_raw)
+    valid_raw["tune"]["backbones"][1]["handle"] = "/b/lite0-copy"
+    assert [b.input_size for b in config_lib.from_dict(valid_raw).tune.backbones] == [224, 300]

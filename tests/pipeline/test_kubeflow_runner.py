@@ -165,7 +165,7 @@ def test_parameters_resources_and_remote_paths(compiled):
     trainer_config = json.loads(_param(tasks["Trainer"], "custom_config"))
     sent = trainer_config[config_lib.CUSTOM_CONFIG_KEY]
     assert sent["backbone"] == {"handle": "gs://bucket/backbones/lite0", "input_size": 160,
-                                "average_flips": False, "preprocessor": "",
+                                "flip_views": 1, "preprocessor": "",
                                 "max_seq_length": 128}
     assert sent["train"]["embedding_cache_dir"] == "gs://bucket/root/embedding_cache"
     assert "gs://bucket/serving/elpv" in _param(tasks["AtomicPusher"], "push_destination")

@@ -85,8 +85,9 @@ def test_a_changed_backbone_size_or_flip_averaging_never_reuses_stale_features(t
     keys = {embedding_cache.cache_key(tiny_backbone, SIZE),
             embedding_cache.cache_key(other, SIZE),
             embedding_cache.cache_key(tiny_backbone, 64),
-            embedding_cache.cache_key(tiny_backbone, SIZE, average_flips=True)}
-    assert len(keys) == 4
+            embedding_cache.cache_key(tiny_backbone, SIZE, flip_views=4),
+            embedding_cache.cache_key(tiny_backbone, SIZE, flip_views=8)}
+    assert len(keys) == 5
     # The same SavedModel copied elsewhere is the same backbone.
     copy = str(tmp_path / "copy")
     shutil.copytree(tiny_backbone, copy)
