@@ -209,12 +209,12 @@ def read_history(model_run_uri: Optional[str]) -> Optional[Dict]:
 
 
 def phase2_outcome(model_run_uri: Optional[str]) -> str:
-    """What the Trainer's phase 2 left: "fine-tuned top layers", "phase 2 rolled back:
+    """What the Trainer's phase 2 left: "phase 2 kept: fine-tuned", "phase 2 rolled back:
     head", or "head only" (no phase 2 ran)."""
     phases = (read_history(model_run_uri) or {}).get("phases", [])
     if len(phases) < 2:
         return "head only"
-    return "fine-tuned top layers" if phases[1]["kept"] else "phase 2 rolled back: head"
+    return "phase 2 kept: fine-tuned" if phases[1]["kept"] else "phase 2 rolled back: head"
 
 
 def run_details(sqlite_path: str, run_id: Optional[str] = None,

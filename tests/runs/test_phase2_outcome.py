@@ -18,5 +18,5 @@ def test_phase2_outcome_says_whether_fine_tuning_was_kept(tmp_path):
         tmp_path, [head, {"phase": "phase2_finetune", "kept": False}])) == \
         "phase 2 rolled back: head"
     assert run_details.phase2_outcome(_model_run(
-        tmp_path, [head, {"phase": "phase2_finetune", "kept": True}])) == "fine-tuned top layers"
+        tmp_path, [head, {"phase": "phase2_finetune", "kept": True}])) == "phase 2 kept: fine-tuned"
     assert run_details.phase2_outcome(str(tmp_path / "missing")) == "head only"
