@@ -139,7 +139,8 @@ class TrainConfig:
     head_learning_rate: float = 1e-3
     finetune_epochs: int = 3
     finetune_fraction: float = 0.2   # top fraction of backbone variables; 0 skips phase 2
-    finetune_lr_factor: float = 0.1  # phase-2 learning rate = head_learning_rate * this
+    finetune_lr_factor: float = 0.1  # phase-2 learning rate = head_learning_rate * this,
+    finetune_learning_rate: float = 0.0  # unless this is set: then phase 2 uses it as is
     finetune_patience: int = 2       # phase-2 epochs without validation-loss improvement
     class_weights: str = "none"      # none | auto (inverse class frequency in the fit split)
     label_smoothing: float = 0.0     # of the training loss; validation loss stays plain
@@ -148,6 +149,12 @@ class TrainConfig:
     embedding_cache_dir: str = ""    # shared across runs; "" = <pipeline_root>/embedding_cache
     warm_start: bool = False         # head starts from the last blessed model's head
     augmentation: AugmentationConfig = dataclasses.field(default_factory=AugmentationConfig)
+
+    @property
+    def phase2_learning_rate(self) -> float:
+        """finetune_learning_rate when set, else head_learning_rate x finetune_lr_factor (a
+        tuned head learning rate then moves phase 2's with it)."""
+        return self.finetune_learning_rate or self.head_learning_rate * self.finetune_lr_factor
 
 
 CLASS_WEIGHT_CHOICES = ("none", "auto")

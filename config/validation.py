@@ -102,6 +102,9 @@ def _validate_train(c: Config) -> None:
     _require(t.finetune_epochs >= 0, "'train.finetune_epochs' must be >= 0")
     _require(0.0 <= t.finetune_fraction <= 1.0, "'train.finetune_fraction' must be in [0, 1]")
     _require(0.0 < t.finetune_lr_factor <= 1.0, "'train.finetune_lr_factor' must be in (0, 1]")
+    _require(0.0 <= t.finetune_learning_rate < 1.0,
+             "'train.finetune_learning_rate' must be in [0, 1) (0: head_learning_rate x "
+             "finetune_lr_factor)")
     _require(t.head_learning_rate > 0, "'train.head_learning_rate' must be positive")
     _require(t.head_patience >= 1, "'train.head_patience' must be >= 1")
     _require(t.finetune_patience >= 1, "'train.finetune_patience' must be >= 1")

@@ -115,7 +115,7 @@ def run_text_demo(workdir: str, overrides, out) -> None:
     print(f"MiniLM-L6 as a BERT encoder + preprocessor, max_seq_length {b.max_seq_length}; "
           f"class weights {t.class_weights}; phase 2 fine-tunes the top "
           f"{t.finetune_fraction:.0%} of the transformer layers at "
-          f"{t.head_learning_rate * t.finetune_lr_factor:.0e}", file=out)
+          f"{t.phase2_learning_rate:.0e}", file=out)
     outcome = local_run.run(config)
     print("\n" + "\n".join(status.outcome_lines(outcome, config.serving_model_dir)), file=out)
     pipeline_seconds = time.time() - started

@@ -128,7 +128,7 @@ def train_two_phases(classifier: model_lib.SelectiveTrainingModel,
         before = classifier.get_weights()
         finetune = fit_phase(
             PHASE_FINETUNE, classifier, list(head.trainable_variables) + top,
-            train.head_learning_rate * train.finetune_lr_factor, train.finetune_epochs,
+            train.phase2_learning_rate, train.finetune_epochs,
             images[0], images[1], log_dir, train.finetune_patience, objective)
         if finetune.best_val_loss >= results[0].best_val_loss:
             # Fine-tuning must not make the model worse than the frozen-backbone one.

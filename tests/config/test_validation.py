@@ -124,3 +124,13 @@ def test_tuner_candidates_are_told_apart_by_handle(valid_raw):
         config_lib.from_dict(valid_raw)
     valid_raw["tune"]["backbones"][1]["handle"] = "/b/lite0-copy"
     assert [b.input_size for b in config_lib.from_dict(valid_raw).tune.backbones] == [224, 300]
+
+
+def test_phase2_learning_rate_is_fixed_or_follows_the_head(valid_raw):
+    valid_raw["train"] = {"head_learning_rate": 0.002, "finetune_lr_factor": 0.1}
+    assert config_lib.from_dict(valid_raw).train.phase2_learning_rate == pytest.approx(2e-4)
+    valid_raw["train"]["finetune_learning_rate"] = 1e-5  # a tuned head rate no longer moves it
+    assert config_lib.from_dict(valid_raw).train.phase2_learning_rate == 1e-5
+    valid_raw["train"]["finetune_learning_rate"] = -1e-5
+    with pytest.raises(config_lib.ConfigError, match="train.finetune_learning_rate"):
+        config_lib.from_dict(valid_raw)

@@ -20,3 +20,5 @@ def test_the_long_budget_compares_three_backbones_at_native_size_and_fine_tunes_
     assert len({b.handle for b in candidates}) == 3
     assert config.train.finetune_fraction == 1.0
     assert config.train.finetune_epochs > elpv.DEMO_SETTINGS["train"]["finetune_epochs"]
+    assert config.train.phase2_learning_rate == elpv.BUDGETS["long"]["train"][
+        "finetune_learning_rate"]
