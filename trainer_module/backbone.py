@@ -75,10 +75,9 @@ class FlipAveragedBackbone(keras.layers.Layer):
         return self._random_view(images) if training else self._flip_average(images)
 
     def _random_view(self, images):
-        if self.views == 8:
-            transpose = tf.random.uniform([]) < 0.5
-            images = tf.cond(transpose, lambda: tf.transpose(images, [0, 2, 1, 3]),
-                             lambda: images)
+        if self.views == 8:  # images are square: each one is transposed or not, at random
+            transposed = tf.random.uniform([tf.shape(images)[0], 1, 1, 1]) < 0.5
+            images = tf.where(transposed, tf.transpose(images, [0, 2, 1, 3]), images)
         flipped = tf.image.random_flip_up_down(tf.image.random_flip_left_right(images))
         return self.features(flipped, training=False)
 

@@ -52,13 +52,11 @@ def test_in_training_each_image_is_one_view_at_random(tiny_backbone, views):
     averaged = backbone.load_backbone(tiny_backbone, flip_views=views)
     images = tf.random.stateless_uniform([64, 16, 16, 3], seed=[3, 4])
     per_view = tf.stack([plain(v, training=False) for v in _views(images, views)], axis=1)
-    chosen = set()
-    for _ in range(4):  # a batch is transposed or not as a whole: look at a few batches
-        trained = averaged(images, training=True)
-        distance = tf.reduce_max(tf.abs(per_view - trained[:, None]), axis=-1)  # [b, views]
-        assert float(tf.reduce_max(tf.reduce_min(distance, axis=1))) < 1e-5  # rows are views
-        chosen |= set(tf.argmin(distance, axis=1).numpy())
-    assert len(chosen) >= views - 1  # at random: the images do not all take the same view
+    trained = averaged(images, training=True)
+    distance = tf.reduce_max(tf.abs(per_view - trained[:, None]), axis=-1)  # [b, views]
+    assert float(tf.reduce_max(tf.reduce_min(distance, axis=1))) < 1e-5  # each row is a view
+    chosen = tf.argmin(distance, axis=1).numpy()
+    assert len(set(chosen)) >= views - 1  # at random: 64 images do not all take one view
 
 
 def test_only_4_or_8_views_are_averaged(tiny_backbone):
