@@ -36,12 +36,14 @@ def run_demo(workdir: str, limit, overrides, out, budget: str = None) -> None:
     config_path = os.path.join(workdir, "demo-config.yaml")
     elpv.write_config(config, config_path)
     t = config.train
-    print(f"input {config.backbone.input_size}x{config.backbone.input_size}, batch "
-          f"{t.batch_size}, head epochs {t.head_epochs}, fine-tune epochs "
+    size = ("each candidate's size" if config.tune.backbones else
+            f"{config.backbone.input_size}x{config.backbone.input_size}")
+    print(f"input {size}, batch {t.batch_size}, head epochs {t.head_epochs}, fine-tune epochs "
           f"{t.finetune_epochs} (top {t.finetune_fraction:.0%} of the backbone); "
           f"config: {config_path}", file=out)
     if config.tune.enabled:
         sizes = ", ".join(f"{os.path.basename(c.handle)} at {c.input_size} px"
+                          + (f" ({c.flip_views} views)" if c.flip_views > 1 else "")
                           for c in hyperparameters.candidates(config))
         print(f"Tuner ({budget} budget): {config.tune.trials} trials on cached embeddings of "
               f"{sizes}", file=out)
