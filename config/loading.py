@@ -14,7 +14,7 @@ import yaml
 
 from hubtune.config.paths import check_paths
 from hubtune.config.sections import (ALL_SECTIONS, CUSTOM_CONFIG_KEY, PATH_KEYS,
-                                     VALIDATION_ONLY_DATA_KEYS, Config,
+                                     RENAMED_KEYS, VALIDATION_ONLY_DATA_KEYS, Config,
                                      ConfigError, DataConfig)
 from hubtune.config.validation import validate_values
 
@@ -62,6 +62,8 @@ def _build(cls, raw: Dict[str, Any], prefix: str = ""):
         if name not in fields:
             close = difflib.get_close_matches(name, fields, n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            if name in RENAMED_KEYS:
+                hint = f" (renamed: write {prefix}{RENAMED_KEYS[name]})"
             raise ConfigError(f"unknown config key '{prefix}{name}'{hint}; known keys here: "
                               + ", ".join(prefix + f for f in fields))
         kwargs[name] = _coerce(value, hints[name], prefix + name)

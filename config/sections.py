@@ -17,6 +17,8 @@ TEXT_ONLY_FORMATS = ("csv",)
 DEFAULT_IMAGE_KEY = "image"
 DEFAULT_MAX_SEQ_LENGTH = 128
 FLIP_VIEWS = (1, 4, 8)                   # backbone.flip_views: the views averaged per image
+# Keys a release renamed -> what to write instead (the unknown-key error says so).
+RENAMED_KEYS = {"average_flips": "flip_views: 4 (for true) or 1 (for false)"}
 # Texts are cut to max_seq_length x this many bytes before tokenizing: far more than the
 # word pieces kept need, and a 1 MB text costs no more than a long review.
 TEXT_BYTES_PER_TOKEN = 32

@@ -41,16 +41,16 @@ def embed(handle: str, images: List[bytes], config: config_lib.Config) -> Tuple[
     """(features, how many images ran through the backbone now), through the pipeline's
     embedding cache: the Trainer already embedded the train split with the same
     backbone, size and decode step, so only the rest is computed (and cached)."""
-    size, flips = config.backbone.input_size, config.backbone.flip_views
+    size, views = config.backbone.input_size, config.backbone.flip_views
     store = embedding_cache.EmbeddingCache(config.embedding_cache_path,
-                                           embedding_cache.cache_key(handle, size, flips))
+                                           embedding_cache.cache_key(handle, size, views))
 
     def embed_missing(missing: np.ndarray) -> np.ndarray:
         ds = (tf.data.Dataset.from_tensor_slices([i for i, m in zip(images, missing) if m])
               .map(lambda e: (preprocessing.decode_image(e, size), 0),
                    num_parallel_calls=tf.data.AUTOTUNE)
               .batch(EMBED_BATCH).prefetch(tf.data.AUTOTUNE))
-        return feature_extraction.embed(backbone_lib.load_backbone(handle, flips), ds)[0]
+        return feature_extraction.embed(backbone_lib.load_backbone(handle, views), ds)[0]
 
     return embedding_cache.features_of(store, embedding_cache.image_keys(images), embed_missing)
 

@@ -135,3 +135,11 @@ def test_floats_in_exponent_notation_are_numbers(tmp_path, valid_raw):
     assert config.train.head_learning_rate == 1e-4 and config.eval.min_accuracy == 0.75
     with pytest.raises(config_lib.ConfigError, match="must be float, got 'fast'"):
         config_lib.load(write_yaml(tmp_path, valid_raw), ["train.head_learning_rate=fast"])
+
+
+def test_a_renamed_key_says_what_to_write_instead(tmp_path):
+    raw = {"pipeline_root": str(tmp_path), "data": {"train": str(tmp_path), "eval": str(tmp_path)},
+           "backbone": {"handle": str(tmp_path), "average_flips": True}}
+    with pytest.raises(config_lib.ConfigError,
+                       match=r"'backbone.average_flips' \(renamed: write backbone.flip_views: 4"):
+        config_lib.from_dict(raw)
